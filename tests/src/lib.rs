@@ -1,0 +1,1 @@
+//! Shared helpers for the system tests (started processes, temp data dirs).
