@@ -1,1 +1,144 @@
-fn main() {}
+//! `cargo xtask`: the README's two set-up commands.
+//!
+//! - `cargo xtask run [--headless] [-- ARGS]`: runs the product. Headless starts the
+//!   daemon (`purser serve`); without the flag the desktop console runs with the daemon
+//!   embedded, once it exists in the workspace.
+//! - `cargo xtask test`: installs what a fresh Debian machine lacks, then runs
+//!   every check and test: rustfmt, clippy and the workspace tests (unit, property,
+//!   system). `--all-targets` also runs every benchmark binary once in its quick mode
+//!   (debug build, small counts: it must work; figures are never asserted). Full
+//!   benchmark runs are `cargo bench`.
+//!
+//! This file only orchestrates other programs; it owns no product logic.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = workspace_root()?;
+    match args.first().map(String::as_str) {
+        Some("test") => test(&root),
+        Some("run") => run(&root, &args[1..]),
+        Some("deps") => install_system_packages(),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask run [--headless] [-- ARGS...] | cargo xtask test | cargo xtask deps"
+            );
+            std::process::exit(2);
+        }
+    }
+}
+
+fn workspace_root() -> Result<PathBuf> {
+    let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir
+        .ancestors()
+        .nth(2)
+        .map(Path::to_path_buf)
+        .context("xtask lives in src-tauri/xtask: cannot find the workspace root")
+}
+
+/// Debian packages the build and the tests need (SQLite is bundled by sqlx).
+const APT_PACKAGES: &[&str] = &["pkg-config", "build-essential"];
+
+fn install_system_packages() -> Result<()> {
+    let missing: Vec<&str> = APT_PACKAGES
+        .iter()
+        .copied()
+        .filter(|package| !debian_package_installed(package))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if !Path::new("/usr/bin/apt-get").exists() {
+        bail!("missing system packages {missing:?} and no apt-get here: install them by hand");
+    }
+    println!("xtask: installing {}", missing.join(" "));
+    let sudo: &[&str] = if is_root() { &[] } else { &["sudo"] };
+    let apt = |args: &[&str]| -> Result<()> {
+        let mut command = Command::new(sudo.first().copied().unwrap_or("apt-get"));
+        if !sudo.is_empty() {
+            command.arg("apt-get");
+        }
+        command.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        status(&mut command)
+    };
+    apt(&["update", "-q"])?;
+    let mut install = vec!["install", "-y", "-q", "--no-install-recommends"];
+    install.extend(missing);
+    apt(&install)
+}
+
+fn debian_package_installed(package: &str) -> bool {
+    Command::new("dpkg-query")
+        .args(["-W", "-f=${Status}", package])
+        .output()
+        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains("install ok installed"))
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
+}
+
+fn test(root: &Path) -> Result<()> {
+    install_system_packages()?;
+    let cargo = || {
+        let mut command = Command::new(env!("CARGO"));
+        command.current_dir(root);
+        command
+    };
+    step("rustfmt", cargo().args(["fmt", "--all", "--", "--check"]))?;
+    step(
+        "clippy",
+        cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
+    step(
+        "tests",
+        cargo().args(["test", "--workspace", "--all-targets"]),
+    )?;
+    step("doc tests", cargo().args(["test", "--workspace", "--doc"]))?;
+    println!("xtask: all checks passed");
+    Ok(())
+}
+
+fn run(root: &Path, args: &[String]) -> Result<()> {
+    let headless = args.iter().any(|a| a == "--headless");
+    let passthrough: Vec<&String> = args.iter().skip_while(|a| *a != "--").skip(1).collect();
+    let mut command = Command::new(env!("CARGO"));
+    command.current_dir(root);
+    if headless {
+        command.args(["run", "--release", "--package", "purser-cli", "--", "serve"]);
+    } else {
+        command.args(["run", "--release", "--package", "purser-desktop", "--"]);
+    }
+    command.args(passthrough);
+    status(&mut command)
+}
+
+fn step(name: &str, command: &mut Command) -> Result<()> {
+    println!("xtask: == {name} ==");
+    status(command).with_context(|| format!("step `{name}` failed"))
+}
+
+fn status(command: &mut Command) -> Result<()> {
+    let status = command
+        .status()
+        .with_context(|| format!("cannot start {command:?}"))?;
+    if !status.success() {
+        bail!("{command:?} exited with {status}");
+    }
+    Ok(())
+}
