@@ -11,7 +11,7 @@ pub mod clock;
 pub mod currency;
 pub mod decision;
 pub mod duration;
-
+pub mod engine;
 pub mod ledger;
 pub mod money;
 pub mod names;
@@ -23,6 +23,7 @@ pub use clock::Clock;
 pub use currency::Currency;
 pub use decision::{AuthorizationStatus, Decision, DecisionStatus, Reason, ReasonCode, ReasonEffect};
 pub use duration::PolicyDuration;
+pub use engine::{BudgetLine, BudgetLineScope};
 pub use ledger::{BudgetScope, Committed, GrantScope, LedgerView, StandingGrant};
 pub use money::Amount;
 pub use names::{AgentName, Merchant, MerchantPattern, ProfileName, RequestId, SessionId, Slug};

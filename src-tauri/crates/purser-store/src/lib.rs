@@ -1,1 +1,41 @@
-//! Placeholder until the store lands.
+//! Purser's durable state: the ledger (spent and held money per budget window),
+//! authorizations with their idempotency keys, approvals, standing grants, agents,
+//! policy versions, the kill switch and the hash-chained audit trail.
+//!
+//! One [`Store`] trait, one module per backend; [`SqliteStore`] is the embedded one. It
+//! keeps a single writer task that decides every request in sequence against the
+//! authoritative state and commits in groups (one fsync per batch), so budgets hold
+//! exactly under any concurrency and every decision is durable before its answer. Any
+//! failure to record is [`StoreError::Unavailable`]: fail closed, nothing approved.
+//!
+//! What this crate must not do: decide policy itself (that is `purser_core::engine`),
+//! read the wall clock outside [`SystemClock`], or speak HTTP.
+
+mod audit;
+mod canonical;
+mod clock;
+mod commands;
+mod error;
+mod ids;
+mod ledger_index;
+mod options;
+mod records;
+mod rows;
+mod session_totals;
+mod sqlite;
+mod state;
+mod store_trait;
+mod velocity;
+mod writer;
+
+pub use audit::MAX_PAGE as MAX_AUDIT_PAGE;
+pub use clock::SystemClock;
+pub use error::StoreError;
+pub use options::StoreOptions;
+pub use records::{
+    AgentCounts, AgentRecord, AgentStatus, AuditEntry, AuditFilter, AuditKind, AuditPage, AuditVerification,
+    Authorization, BrokenLink, CurrencyTotals, DecidedBy, ExportFormat, GrantChoice, KillSwitchState,
+    PolicyVersion, StoreStatus, UsageTotals,
+};
+pub use sqlite::{BOOTSTRAP_PRINCIPAL, SqliteStore};
+pub use store_trait::Store;

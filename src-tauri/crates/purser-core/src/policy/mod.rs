@@ -5,9 +5,9 @@
 //! `file:line:col` errors) and [`serialize`] writes it back, so that
 //! `parse(serialize(p)) == p` and the console can edit policies without losing anything.
 
-
-
-
+pub mod error;
+pub mod parse;
+pub mod serialize;
 
 use std::collections::BTreeMap;
 
@@ -15,7 +15,9 @@ use chrono_tz::Tz;
 
 use crate::{AgentName, Amount, Currency, MerchantPattern, PolicyDuration, ProfileName, Slug, Window};
 
-
+pub use error::{PolicyError, PolicyErrors};
+pub use parse::parse_policy;
+pub use serialize::serialize_policy;
 
 /// The only policy format version this build reads.
 pub const FORMAT_VERSION: u32 = 1;

@@ -1,0 +1,18 @@
+//! `GET /v1/health`: is the daemon up? No authentication, no store access, nothing that
+//! could tell a caller anything but "ok" and the version.
+
+use axum::Json;
+use serde::Serialize;
+
+#[derive(Debug, Serialize)]
+pub struct Health {
+    pub status: &'static str,
+    pub version: &'static str,
+}
+
+pub(crate) async fn health() -> Json<Health> {
+    Json(Health {
+        status: "ok",
+        version: env!("CARGO_PKG_VERSION"),
+    })
+}

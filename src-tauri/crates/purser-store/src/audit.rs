@@ -1,0 +1,331 @@
+//! The audit trail: one append-only row per event, each carrying the SHA-256 of the row
+//! before it, so that editing or deleting any row breaks the chain where it happened.
+//!
+//! `hash = SHA-256(prev_hash ‖ seq ‖ at ‖ kind ‖ agent ‖ authorization_id ‖ body)` where
+//! `prev_hash` is the previous row's 32 raw hash bytes (zeros for the first row), `seq`
+//! and `at` (unix microseconds) are 8-byte big-endian integers, and each text field is
+//! its UTF-8 bytes after an 8-byte big-endian length (`u64::MAX` alone for a missing
+//! agent or authorization id), so no two different rows hash the same input. `body` is
+//! canonical JSON. Hashes are stored as lowercase hex.
+//!
+//! This module appends (inside the writer's transaction), verifies, pages and exports.
+//! Triggers in the schema refuse UPDATE and DELETE on the table.
+
+use std::io::Write;
+
+use futures_util::TryStreamExt;
+use purser_core::Timestamp;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
+
+use crate::StoreError;
+use crate::canonical::canonical_json;
+use crate::records::{
+    AuditEntry, AuditFilter, AuditKind, AuditPage, AuditVerification, BrokenLink, ExportFormat,
+};
+use crate::rows::{from_micros, to_micros};
+
+/// The last row of the chain (seq 0 and zeros before the first row).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct AuditHead {
+    pub seq: i64,
+    pub hash: [u8; 32],
+}
+
+/// Largest page `audit_page` returns.
+pub const MAX_PAGE: u32 = 1000;
+
+const COLUMNS: &str = "seq, at, kind, agent, authorization_id, body, prev_hash, hash";
+
+pub(crate) fn row_hash(
+    prev: &[u8; 32],
+    seq: i64,
+    at_micros: i64,
+    kind: &str,
+    agent: Option<&str>,
+    authorization_id: Option<&str>,
+    body: &str,
+) -> [u8; 32] {
+    fn field(hasher: &mut Sha256, value: Option<&str>) {
+        match value {
+            Some(text) => {
+                hasher.update(u64::try_from(text.len()).unwrap_or(u64::MAX).to_be_bytes());
+                hasher.update(text.as_bytes());
+            }
+            None => hasher.update(u64::MAX.to_be_bytes()),
+        }
+    }
+    let mut hasher = Sha256::new();
+    hasher.update(prev);
+    hasher.update(seq.to_be_bytes());
+    hasher.update(at_micros.to_be_bytes());
+    field(&mut hasher, Some(kind));
+    field(&mut hasher, agent);
+    field(&mut hasher, authorization_id);
+    field(&mut hasher, Some(body));
+    hasher.finalize().into()
+}
+
+/// One row to append.
+#[derive(Debug)]
+pub(crate) struct NewAuditRow<'a> {
+    pub at: Timestamp,
+    pub kind: AuditKind,
+    pub agent: Option<&'a str>,
+    pub authorization_id: Option<&'a str>,
+    pub body: Value,
+}
+
+/// Appends `row` after `head` and moves `head` to it. Runs inside the caller's
+/// transaction: the row commits or rolls back with the change it records.
+pub(crate) async fn append(
+    conn: &mut SqliteConnection,
+    head: &mut AuditHead,
+    row: NewAuditRow<'_>,
+) -> Result<i64, sqlx::Error> {
+    let seq = head.seq + 1;
+    let at = to_micros(row.at);
+    let body = canonical_json(&row.body);
+    let hash = row_hash(&head.hash, seq, at, row.kind.as_str(), row.agent, row.authorization_id, &body);
+    sqlx::query(
+        "INSERT INTO audit (seq, at, kind, agent, authorization_id, body, prev_hash, hash) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )
+    .bind(seq)
+    .bind(at)
+    .bind(row.kind.as_str())
+    .bind(row.agent)
+    .bind(row.authorization_id)
+    .bind(body)
+    .bind(hex::encode(head.hash))
+    .bind(hex::encode(hash))
+    .execute(conn)
+    .await?;
+    *head = AuditHead { seq, hash };
+    Ok(seq)
+}
+
+pub(crate) async fn load_head(conn: &mut SqliteConnection) -> Result<AuditHead, StoreError> {
+    let row = sqlx::query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(conn)
+        .await?;
+    match row {
+        None => Ok(AuditHead::default()),
+        Some(row) => Ok(AuditHead { seq: row.try_get(0)?, hash: decode_hash(&row.try_get::<String, _>(1)?)? }),
+    }
+}
+
+fn decode_hash(text: &str) -> Result<[u8; 32], StoreError> {
+    let mut hash = [0u8; 32];
+    hex::decode_to_slice(text, &mut hash).map_err(|e| StoreError::Corrupt(format!("audit hash {text:?}: {e}")))?;
+    Ok(hash)
+}
+
+/// Walks the whole chain in seq order, streaming. `head` is what the writer last
+/// committed before the walk began: rows up to it must all be there, ending in its hash
+/// (so deleting the newest rows is caught too).
+pub(crate) async fn verify(pool: &SqlitePool, head: AuditHead) -> Result<AuditVerification, StoreError> {
+    let mut conn = pool.acquire().await?;
+    let mut rows = sqlx::query(
+        "SELECT seq, at, kind, agent, authorization_id, body, prev_hash, hash FROM audit ORDER BY seq",
+    )
+    .fetch(&mut *conn);
+    let mut checked: u64 = 0;
+    let mut prev = [0u8; 32];
+    let mut expected_seq: i64 = 1;
+    let broken = |seq: i64, problem: String, rows: u64| {
+        Ok(AuditVerification { rows, intact: false, first_broken: Some(BrokenLink { seq, problem }) })
+    };
+    while let Some(row) = rows.try_next().await? {
+        let seq: i64 = row.try_get(0)?;
+        if seq != expected_seq {
+            return broken(
+                expected_seq,
+                format!("row {expected_seq} is missing (rows {expected_seq}..{} were deleted)", seq - 1),
+                checked,
+            );
+        }
+        let prev_hash: &str = row.try_get(6)?;
+        let stored_hash: &str = row.try_get(7)?;
+        let mut stored_prev = [0u8; 32];
+        if hex::decode_to_slice(prev_hash, &mut stored_prev).is_err() || stored_prev != prev {
+            return broken(seq, format!("prev_hash does not match the hash of row {}", seq - 1), checked);
+        }
+        let computed = row_hash(
+            &prev,
+            seq,
+            row.try_get(1)?,
+            row.try_get(2)?,
+            row.try_get(3)?,
+            row.try_get(4)?,
+            row.try_get(5)?,
+        );
+        let matches = hex::decode_to_slice(stored_hash, &mut prev).is_ok() && prev == computed;
+        if !matches {
+            return broken(seq, "the row's content does not match its hash (it was edited)".into(), checked);
+        }
+        checked += 1;
+        if seq == head.seq && computed != head.hash {
+            return broken(seq, "the row differs from the one the store wrote (it was replaced)".into(), checked);
+        }
+        expected_seq += 1;
+    }
+    if expected_seq <= head.seq {
+        return broken(
+            expected_seq,
+            format!("rows {expected_seq}..{} are missing (the end of the trail was deleted)", head.seq),
+            checked,
+        );
+    }
+    Ok(AuditVerification { rows: checked, intact: true, first_broken: None })
+}
+
+fn push_filter(query: &mut QueryBuilder<'_, Sqlite>, filter: &AuditFilter) {
+    query.push(" WHERE 1 = 1");
+    if let Some(agent) = &filter.agent {
+        query.push(" AND agent = ").push_bind(agent.as_str().to_owned());
+    }
+    if let Some(kind) = filter.kind {
+        query.push(" AND kind = ").push_bind(kind.as_str());
+    }
+    if let Some(status) = filter.status {
+        query.push(" AND json_extract(body, '$.status') = ").push_bind(status.as_str());
+    }
+    if let Some(merchant) = &filter.merchant {
+        query.push(" AND json_extract(body, '$.merchant') = ").push_bind(merchant.clone());
+    }
+    if let Some(currency) = &filter.currency {
+        query.push(" AND json_extract(body, '$.currency') = ").push_bind(currency.as_str().to_owned());
+    }
+    if let Some(since) = filter.since {
+        query.push(" AND at >= ").push_bind(to_micros(since));
+    }
+    if let Some(until) = filter.until {
+        query.push(" AND at < ").push_bind(to_micros(until));
+    }
+    if let Some(text) = &filter.text {
+        query.push(" AND instr(lower(body), lower(").push_bind(text.clone()).push(")) > 0");
+    }
+}
+
+fn entry_from_row(row: &SqliteRow) -> Result<AuditEntry, StoreError> {
+    let kind: String = row.try_get(2)?;
+    let body: String = row.try_get(5)?;
+    Ok(AuditEntry {
+        seq: row.try_get(0)?,
+        at: from_micros(row.try_get(1)?)?,
+        kind: kind.parse().map_err(StoreError::Corrupt)?,
+        agent: row.try_get(3)?,
+        authorization_id: row.try_get(4)?,
+        body: serde_json::from_str(&body).map_err(|e| StoreError::Corrupt(format!("audit body: {e}")))?,
+        prev_hash: row.try_get(6)?,
+        hash: row.try_get(7)?,
+    })
+}
+
+/// Rows matching `filter`, newest first, older than `before_seq`.
+pub(crate) async fn page(
+    pool: &SqlitePool,
+    filter: &AuditFilter,
+    before_seq: Option<i64>,
+    limit: u32,
+) -> Result<AuditPage, StoreError> {
+    let limit = limit.clamp(1, MAX_PAGE);
+    let mut query = QueryBuilder::<Sqlite>::new(format!("SELECT {COLUMNS} FROM audit"));
+    push_filter(&mut query, filter);
+    if let Some(before) = before_seq {
+        query.push(" AND seq < ").push_bind(before);
+    }
+    query.push(" ORDER BY seq DESC LIMIT ").push_bind(i64::from(limit));
+    let rows = query.build().fetch_all(pool).await?;
+    let entries = rows.iter().map(entry_from_row).collect::<Result<Vec<_>, _>>()?;
+    let full = entries.len() == usize::try_from(limit).unwrap_or(usize::MAX);
+    let next_before_seq = if full { entries.last().map(|e| e.seq) } else { None };
+    Ok(AuditPage { entries, next_before_seq })
+}
+
+/// Writes every row matching `filter`, oldest first; returns how many.
+pub(crate) async fn export<W: Write + Send>(
+    pool: &SqlitePool,
+    filter: &AuditFilter,
+    out: &mut W,
+    format: ExportFormat,
+) -> Result<u64, StoreError> {
+    let io = |e: std::io::Error| StoreError::Unavailable(format!("cannot write the export: {e}"));
+    let mut query = QueryBuilder::<Sqlite>::new(format!("SELECT {COLUMNS} FROM audit"));
+    push_filter(&mut query, filter);
+    query.push(" ORDER BY seq");
+    let mut conn = pool.acquire().await?;
+    let mut rows = query.build().fetch(&mut *conn);
+    if format == ExportFormat::Csv {
+        writeln!(out, "seq,at,kind,agent,authorization_id,status,amount,currency,merchant,body,prev_hash,hash")
+            .map_err(io)?;
+    }
+    let mut count = 0;
+    while let Some(row) = rows.try_next().await? {
+        let entry = entry_from_row(&row)?;
+        match format {
+            ExportFormat::Jsonl => {
+                serde_json::to_writer(&mut *out, &entry)
+                    .map_err(|e| StoreError::Unavailable(format!("cannot write the export: {e}")))?;
+                out.write_all(b"\n").map_err(io)?;
+            }
+            ExportFormat::Csv => {
+                let body_field = |key: &str| entry.body.get(key).and_then(Value::as_str).unwrap_or("").to_owned();
+                let fields = [
+                    entry.seq.to_string(),
+                    entry.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                    entry.kind.as_str().to_owned(),
+                    entry.agent.clone().unwrap_or_default(),
+                    entry.authorization_id.clone().unwrap_or_default(),
+                    body_field("status"),
+                    body_field("amount"),
+                    body_field("currency"),
+                    body_field("merchant"),
+                    canonical_json(&entry.body),
+                    entry.prev_hash.clone(),
+                    entry.hash.clone(),
+                ];
+                let line = fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(",");
+                writeln!(out, "{line}").map_err(io)?;
+            }
+        }
+        count += 1;
+    }
+    out.flush().map_err(io)?;
+    Ok(count)
+}
+
+fn csv_field(value: &str) -> String {
+    if value.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_separates_fields() {
+        let zero = [0u8; 32];
+        let a = row_hash(&zero, 1, 2, "kind", Some("ab"), None, "{}");
+        let b = row_hash(&zero, 1, 2, "kind", Some("a"), Some("b"), "{}");
+        let c = row_hash(&zero, 1, 2, "kind", None, Some("ab"), "{}");
+        assert_ne!(a, b);
+        assert_ne!(a, c);
+        assert_ne!(b, c);
+        assert_eq!(a, row_hash(&zero, 1, 2, "kind", Some("ab"), None, "{}"));
+    }
+
+    #[test]
+    fn csv_quotes_only_when_needed() {
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+    }
+}

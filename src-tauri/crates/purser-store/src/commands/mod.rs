@@ -1,0 +1,396 @@
+//! The writer's commands: one variant per mutation (and per read that needs the
+//! writer's in-memory ledger), each carrying the oneshot its caller waits on.
+//!
+//! [`Command::execute`] runs one command inside the writer's open transaction against
+//! the batch's [`Scratch`]; the answer is held back until the batch commits. Every
+//! command follows one discipline: a refusal ([`Failure::Rejected`]) leaves behind only
+//! writes the command means to keep (e.g. an approval that came too late is first marked
+//! expired); any database error is [`Failure::Fatal`] and fails the whole batch.
+
+mod admin;
+mod requests;
+
+use purser_core::{
+    AgentName, Amount, BudgetLine, CaptureMode, Clock, Policy, ProfileName, SessionId, Timestamp,
+};
+use serde_json::Value;
+use sqlx::SqliteConnection;
+use tokio::sync::oneshot;
+
+use crate::StoreError;
+use crate::audit::{self, NewAuditRow};
+use crate::canonical::PreparedRequest;
+use crate::ledger_index::{LedgerDelta, Sums};
+use crate::records::{
+    AgentRecord, AgentStatus, AuditKind, Authorization, GrantChoice, KillSwitchState, StoreStatus,
+    UsageTotals,
+};
+use crate::rows::{AUTHORIZATION_COLUMNS, authorization_from_row, to_micros};
+use crate::session_totals::session_column;
+use crate::state::{Scratch, State};
+
+/// Where a command's answer goes.
+pub(crate) type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+
+#[derive(Debug)]
+pub(crate) enum Command {
+    Authorize { request: PreparedRequest, reply: Reply<Authorization> },
+    RecordUsage { request: PreparedRequest, reply: Reply<(Authorization, UsageTotals)> },
+    Approve { id: String, choice: GrantChoice, reply: Reply<Authorization> },
+    Deny { id: String, reason: Option<String>, reply: Reply<Authorization> },
+    Capture { agent: AgentName, id: String, amount: Option<Amount>, reply: Reply<Authorization> },
+    Void { agent: AgentName, id: String, reply: Reply<Authorization> },
+    ExpireDue { reply: Reply<Vec<Authorization>> },
+    EngageKillSwitch { reason: Option<String>, reply: Reply<Vec<Authorization>> },
+    Resume { reply: Reply<KillSwitchState> },
+    AddAgent { name: AgentName, profile: Option<ProfileName>, token_hash: [u8; 32], reply: Reply<AgentRecord> },
+    SetAgentStatus { name: AgentName, status: AgentStatus, reply: Reply<AgentRecord> },
+    SetAgentProfile { name: AgentName, profile: Option<ProfileName>, reply: Reply<AgentRecord> },
+    ApplyPolicy { text: String, policy: Box<Policy>, applied_by: String, reply: Reply<u32> },
+    Budget { agent: AgentName, session: Option<SessionId>, reply: Reply<Vec<BudgetLine>> },
+    Status { reply: Reply<StoreStatus> },
+}
+
+/// Why a command did not succeed.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// The command is refused; the batch goes on.
+    Rejected(StoreError),
+    /// The database failed: the whole batch rolls back.
+    Fatal(StoreError),
+}
+
+impl From<sqlx::Error> for Failure {
+    fn from(error: sqlx::Error) -> Failure {
+        Failure::Fatal(error.into())
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(error: StoreError) -> Failure {
+        Failure::Fatal(error)
+    }
+}
+
+pub(crate) fn reject<T>(error: StoreError) -> Result<T, Failure> {
+    Err(Failure::Rejected(error))
+}
+
+/// A computed answer, sent once the batch's fate is known: as computed after COMMIT,
+/// or replaced by the batch's error after a rollback.
+pub(crate) struct Answer(Box<dyn FnOnce(Option<StoreError>) + Send>);
+
+impl std::fmt::Debug for Answer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Answer")
+    }
+}
+
+impl Answer {
+    fn new<T: Send + 'static>(reply: Reply<T>, result: Result<T, StoreError>) -> Answer {
+        Answer(Box::new(move |failure| {
+            // A caller that stopped waiting is no error of the store's.
+            let _ = reply.send(match failure {
+                Some(error) => Err(error),
+                None => result,
+            });
+        }))
+    }
+
+    /// Delivers the answer; `Some(error)` when the batch did not commit.
+    pub(crate) fn send(self, batch_failure: Option<StoreError>) {
+        (self.0)(batch_failure)
+    }
+}
+
+/// What running one command produced: its answer, and the error that must fail the
+/// batch if there was one.
+pub(crate) type Step = (Answer, Option<StoreError>);
+
+fn settle<T: Send + 'static>(reply: Reply<T>, result: Result<T, Failure>) -> Step {
+    match result {
+        Ok(value) => (Answer::new(reply, Ok(value)), None),
+        Err(Failure::Rejected(error)) => (Answer::new(reply, Err(error)), None),
+        Err(Failure::Fatal(error)) => {
+            let unavailable = StoreError::Unavailable(error.to_string());
+            (Answer::new(reply, Err(unavailable)), Some(error))
+        }
+    }
+}
+
+fn refuse<T>(reply: Reply<T>, error: StoreError) {
+    let _ = reply.send(Err(error));
+}
+
+impl Command {
+    /// Must this command be the last of its batch? (A policy change may need the
+    /// velocity index reloaded before anything is decided under it.)
+    pub(crate) fn closes_batch(&self) -> bool {
+        matches!(self, Command::ApplyPolicy { .. })
+    }
+
+    pub(crate) async fn execute(self, batch: &mut Batch<'_>) -> Step {
+        match self {
+            Command::Authorize { request, reply } => settle(reply, batch.authorize(request).await),
+            Command::RecordUsage { request, reply } => settle(reply, batch.record_usage(request).await),
+            Command::Approve { id, choice, reply } => settle(reply, batch.approve(&id, choice).await),
+            Command::Deny { id, reason, reply } => settle(reply, batch.deny(&id, reason).await),
+            Command::Capture { agent, id, amount, reply } => {
+                settle(reply, batch.capture(&agent, &id, amount).await)
+            }
+            Command::Void { agent, id, reply } => settle(reply, batch.void(&agent, &id).await),
+            Command::ExpireDue { reply } => settle(reply, batch.expire_due().await),
+            Command::EngageKillSwitch { reason, reply } => settle(reply, batch.engage_kill_switch(reason).await),
+            Command::Resume { reply } => settle(reply, batch.resume().await),
+            Command::AddAgent { name, profile, token_hash, reply } => {
+                settle(reply, batch.add_agent(name, profile, token_hash).await)
+            }
+            Command::SetAgentStatus { name, status, reply } => {
+                settle(reply, batch.set_agent_status(&name, status).await)
+            }
+            Command::SetAgentProfile { name, profile, reply } => {
+                settle(reply, batch.set_agent_profile(&name, profile).await)
+            }
+            Command::ApplyPolicy { text, policy, applied_by, reply } => {
+                settle(reply, batch.apply_policy(text, *policy, applied_by).await)
+            }
+            Command::Budget { agent, session, reply } => settle(reply, batch.budget(&agent, session).await),
+            Command::Status { reply } => settle(reply, batch.status().await),
+        }
+    }
+
+    /// Answers `error` without running the command.
+    pub(crate) fn fail(self, error: StoreError) {
+        match self {
+            Command::Authorize { reply, .. }
+            | Command::Approve { reply, .. }
+            | Command::Deny { reply, .. }
+            | Command::Capture { reply, .. }
+            | Command::Void { reply, .. } => refuse(reply, error),
+            Command::RecordUsage { reply, .. } => refuse(reply, error),
+            Command::ExpireDue { reply } | Command::EngageKillSwitch { reply, .. } => refuse(reply, error),
+            Command::Resume { reply } => refuse(reply, error),
+            Command::AddAgent { reply, .. }
+            | Command::SetAgentStatus { reply, .. }
+            | Command::SetAgentProfile { reply, .. } => refuse(reply, error),
+            Command::ApplyPolicy { reply, .. } => refuse(reply, error),
+            Command::Budget { reply, .. } => refuse(reply, error),
+            Command::Status { reply } => refuse(reply, error),
+        }
+    }
+}
+
+/// One batch in progress: the writer's connection inside an open transaction, the
+/// committed state and the batch's scratch.
+#[derive(Debug)]
+pub(crate) struct Batch<'a> {
+    pub conn: &'a mut SqliteConnection,
+    pub state: &'a mut State,
+    pub scratch: Scratch,
+    pub clock: &'a dyn Clock,
+}
+
+pub(crate) fn capture_str(capture: CaptureMode) -> &'static str {
+    match capture {
+        CaptureMode::Auto => "auto",
+        CaptureMode::Manual => "manual",
+    }
+}
+
+fn kind_str(authorization: &Authorization) -> &'static str {
+    match authorization.kind {
+        purser_core::RequestKind::Payment => "payment",
+        purser_core::RequestKind::Usage { .. } => "usage",
+    }
+}
+
+fn encode<T: serde::Serialize>(value: &T) -> Result<Value, Failure> {
+    serde_json::to_value(value)
+        .map_err(|e| Failure::Fatal(StoreError::Corrupt(format!("cannot encode a record: {e}"))))
+}
+
+fn encode_text<T: serde::Serialize>(value: &T) -> Result<String, Failure> {
+    serde_json::to_string(value)
+        .map_err(|e| Failure::Fatal(StoreError::Corrupt(format!("cannot encode a record: {e}"))))
+}
+
+impl Batch<'_> {
+    fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    async fn find(&mut self, id: &str) -> Result<Option<Authorization>, Failure> {
+        let row = sqlx::query(&format!("SELECT {AUTHORIZATION_COLUMNS} FROM authorizations WHERE id = ?1"))
+            .bind(id)
+            .fetch_optional(&mut *self.conn)
+            .await?;
+        Ok(row.as_ref().map(authorization_from_row).transpose()?)
+    }
+
+    /// The authorization `id`, if it exists and (when `agent` is given) is that agent's.
+    async fn find_required(&mut self, id: &str, agent: Option<&AgentName>) -> Result<Authorization, Failure> {
+        match self.find(id).await? {
+            Some(found) if agent.is_none_or(|a| a == &found.agent) => Ok(found),
+            _ => reject(StoreError::NotFound(format!("authorization {id}"))),
+        }
+    }
+
+    async fn insert_authorization(&mut self, record: &Authorization, request: &PreparedRequest) -> Result<(), Failure> {
+        let reasons = encode_text(&record.reasons)?;
+        sqlx::query(
+            "INSERT INTO authorizations (id, agent, request_id, kind, params_hash, request, status, \
+             reason_code, reasons, decided_by, amount_micros, captured_micros, currency, merchant, \
+             session_id, capture, policy_version, expires_at, created_at, decided_at, grant_id) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
+        )
+        .bind(&record.id)
+        .bind(record.agent.as_str())
+        .bind(record.request_id.as_str())
+        .bind(kind_str(record))
+        .bind(&request.params_hash[..])
+        .bind(&request.json)
+        .bind(record.status.as_str())
+        .bind(record.reason().map_or("", |r| r.code.as_str()))
+        .bind(reasons)
+        .bind(record.decided_by.map(|d| d.as_str()))
+        .bind(record.amount.micros())
+        .bind(record.captured_amount.map(Amount::micros))
+        .bind(record.currency.as_str())
+        .bind(record.merchant.as_str())
+        .bind(record.session_id.as_ref().map(SessionId::as_str))
+        .bind(capture_str(record.capture))
+        .bind(i64::from(record.policy_version))
+        .bind(record.expires_at.map(to_micros))
+        .bind(to_micros(record.created_at))
+        .bind(record.decided_at.map(to_micros))
+        .bind(record.grant_id.as_deref())
+        .execute(&mut *self.conn)
+        .await?;
+        Ok(())
+    }
+
+    /// Writes the decision fields of `record` back to its row.
+    async fn update_authorization(&mut self, record: &Authorization) -> Result<(), Failure> {
+        let reasons = encode_text(&record.reasons)?;
+        sqlx::query(
+            "UPDATE authorizations SET status = ?2, reason_code = ?3, reasons = ?4, decided_by = ?5, \
+             captured_micros = ?6, policy_version = ?7, expires_at = ?8, decided_at = ?9, grant_id = ?10 \
+             WHERE id = ?1",
+        )
+        .bind(&record.id)
+        .bind(record.status.as_str())
+        .bind(record.reason().map_or("", |r| r.code.as_str()))
+        .bind(reasons)
+        .bind(record.decided_by.map(|d| d.as_str()))
+        .bind(record.captured_amount.map(Amount::micros))
+        .bind(i64::from(record.policy_version))
+        .bind(record.expires_at.map(to_micros))
+        .bind(record.decided_at.map(to_micros))
+        .bind(record.grant_id.as_deref())
+        .execute(&mut *self.conn)
+        .await?;
+        Ok(())
+    }
+
+    /// Counts an approval against every budget at `at`: spent for auto capture and
+    /// usage, held for a manual hold.
+    async fn commit_money(&mut self, record: &Authorization, at: Timestamp) -> Result<(), Failure> {
+        let micros = record.amount.micros();
+        let change = match record.capture {
+            CaptureMode::Manual if !record.is_usage() => Sums { spent: 0, held: micros },
+            _ => Sums { spent: micros, held: 0 },
+        };
+        sqlx::query(
+            "INSERT INTO ledger (authorization_id, agent, session_key, currency, kind, at, spent_micros, held_micros) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )
+        .bind(&record.id)
+        .bind(record.agent.as_str())
+        .bind(session_column(record.session_id.as_ref()))
+        .bind(record.currency.as_str())
+        .bind(kind_str(record))
+        .bind(to_micros(at))
+        .bind(change.spent)
+        .bind(change.held)
+        .execute(&mut *self.conn)
+        .await?;
+        self.scratch.deltas.push(LedgerDelta {
+            agent: record.agent.clone(),
+            session: record.session_id.clone(),
+            currency: record.currency.clone(),
+            at_micros: to_micros(at),
+            change,
+        });
+        if !record.is_usage() {
+            self.scratch.approvals.push((record.agent.clone(), to_micros(at)));
+        }
+        Ok(())
+    }
+
+    /// Ends a hold: `captured` becomes spent and the rest of what was held is released.
+    /// Returns what was released.
+    async fn end_hold(&mut self, record: &Authorization, captured: Amount) -> Result<Amount, Failure> {
+        let row = sqlx::query_as::<_, (i64, i64)>(
+            "SELECT at, held_micros FROM ledger WHERE authorization_id = ?1",
+        )
+        .bind(&record.id)
+        .fetch_optional(&mut *self.conn)
+        .await?;
+        let Some((at_micros, held)) = row else {
+            return Err(Failure::Fatal(StoreError::Corrupt(format!("hold {} has no ledger row", record.id))));
+        };
+        if captured.micros() > held {
+            return Err(Failure::Fatal(StoreError::Corrupt(format!(
+                "hold {} holds {held} micro-units, less than the {} captured",
+                record.id,
+                captured.micros()
+            ))));
+        }
+        sqlx::query(
+            "UPDATE ledger SET spent_micros = spent_micros + ?2, held_micros = 0 WHERE authorization_id = ?1",
+        )
+        .bind(&record.id)
+        .bind(captured.micros())
+        .execute(&mut *self.conn)
+        .await?;
+        self.scratch.deltas.push(LedgerDelta {
+            agent: record.agent.clone(),
+            session: record.session_id.clone(),
+            currency: record.currency.clone(),
+            at_micros,
+            change: Sums { spent: captured.micros(), held: -held },
+        });
+        Ok(Amount::from_micros(held - captured.micros()).unwrap_or(Amount::ZERO))
+    }
+
+    async fn audit(
+        &mut self,
+        at: Timestamp,
+        kind: AuditKind,
+        agent: Option<&str>,
+        authorization_id: Option<&str>,
+        body: Value,
+    ) -> Result<(), Failure> {
+        let row = NewAuditRow { at, kind, agent, authorization_id, body };
+        audit::append(self.conn, &mut self.scratch.gov.audit_head, row).await?;
+        Ok(())
+    }
+
+    /// Audits an event of one authorization: the record as it now stands, plus `extra`
+    /// fields about the event.
+    async fn audit_authorization(
+        &mut self,
+        at: Timestamp,
+        kind: AuditKind,
+        record: &Authorization,
+        extra: &[(&str, Value)],
+    ) -> Result<(), Failure> {
+        let mut body = encode(record)?;
+        if let Value::Object(map) = &mut body {
+            for (key, value) in extra {
+                map.insert((*key).to_owned(), value.clone());
+            }
+        }
+        self.audit(at, kind, Some(record.agent.as_str()), Some(&record.id), body).await
+    }
+}

@@ -1,0 +1,350 @@
+//! [`SqliteStore`]: the embedded backend. Opening creates and migrates the database
+//! file, seeds an empty one with the deny-all policy, loads the writer's state and
+//! starts the writer task. The handle is cheap to clone: a channel to the writer for
+//! everything that changes state, and a pool of read-only connections for queries.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use purser_core::policy::{parse_policy, serialize_policy};
+use purser_core::{
+    AgentName, Amount, AuthorizationRequest, BudgetLine, Clock, Policy, ProfileName, RequestKind, SessionId,
+    Timestamp,
+};
+use serde_json::json;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{ConnectOptions, Connection, Row, SqliteConnection, SqlitePool};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::audit::{self, AuditHead, NewAuditRow};
+use crate::canonical::PreparedRequest;
+use crate::commands::{Command, Reply};
+use crate::options::StoreOptions;
+use crate::records::{
+    AgentRecord, AgentStatus, AuditFilter, AuditKind, AuditPage, AuditVerification, Authorization, ExportFormat,
+    GrantChoice, KillSwitchState, PolicyVersion, StoreStatus, UsageTotals,
+};
+use crate::rows::{AGENT_COLUMNS, AUTHORIZATION_COLUMNS, agent_from_row, authorization_from_row, from_micros, to_micros};
+use crate::state::{Published, State};
+use crate::store_trait::Store;
+use crate::writer::{Writer, configure};
+use crate::StoreError;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// How long a connection waits for a lock held by another connection.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Largest list of pending approvals returned at once.
+const MAX_PENDING_LISTED: i64 = 10_000;
+
+/// Who applied the policy an empty database starts with.
+pub const BOOTSTRAP_PRINCIPAL: &str = "purser (initial deny-all)";
+
+/// Purser's state in one SQLite file. See the crate documentation.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    commands: mpsc::Sender<Command>,
+    reads: SqlitePool,
+    published: watch::Receiver<Arc<Published>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and starts its writer task on
+    /// the current tokio runtime.
+    pub async fn open(path: &Path, clock: Arc<dyn Clock>, options: StoreOptions) -> Result<SqliteStore, StoreError> {
+        let base = SqliteConnectOptions::new()
+            .filename(path)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true);
+        let write_options = base
+            .clone()
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full);
+        let created = !path.exists();
+        let mut conn = write_options.connect().await?;
+        if created {
+            restrict_permissions(path);
+        }
+        configure(&mut conn, &options).await?;
+        MIGRATOR.run(&mut conn).await?;
+        seed(&mut conn, clock.now()).await?;
+        let state = State::load(&mut conn, clock.now()).await?;
+        let reads = SqlitePoolOptions::new()
+            .max_connections(options.read_connections.max(1))
+            .min_connections(0)
+            .idle_timeout(Some(Duration::from_secs(60)))
+            .connect_lazy_with(base.read_only(true));
+        let (published_tx, published) = watch::channel(Arc::new(state.gov.published()));
+        let (commands, receiver) = mpsc::channel(options.queue_capacity.max(1));
+        let writer = Writer {
+            conn: Some(conn),
+            connect: write_options,
+            state: Some(state),
+            clock,
+            options,
+            published: published_tx,
+            commands: receiver,
+        };
+        tokio::spawn(writer.run());
+        Ok(SqliteStore { commands, reads, published })
+    }
+
+    async fn send<T>(&self, command: impl FnOnce(Reply<T>) -> Command) -> Result<T, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(command(reply))
+            .await
+            .map_err(|_| StoreError::Unavailable("the store's writer has stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| StoreError::Unavailable("the store's writer stopped before answering".into()))?
+    }
+
+    fn published(&self) -> Arc<Published> {
+        Arc::clone(&self.published.borrow())
+    }
+}
+
+/// The database holds money records: only its owner may read it (its WAL and shm files
+/// inherit the mode).
+fn restrict_permissions(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Err(error) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)) {
+            tracing::warn!(%error, path = %path.display(), "cannot restrict the database file to its owner");
+        }
+    }
+}
+
+/// An empty database starts with policy version 1 = deny-all, audited like any change.
+async fn seed(conn: &mut SqliteConnection, now: Timestamp) -> Result<(), StoreError> {
+    let mut tx = conn.begin().await?;
+    let versions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM policy_versions").fetch_one(&mut *tx).await?;
+    if versions > 0 {
+        return Ok(());
+    }
+    let text = serialize_policy(&Policy::deny_all());
+    sqlx::query("INSERT INTO policy_versions (version, text, applied_at, applied_by) VALUES (1, ?1, ?2, ?3)")
+        .bind(&text)
+        .bind(to_micros(now))
+        .bind(BOOTSTRAP_PRINCIPAL)
+        .execute(&mut *tx)
+        .await?;
+    let mut head = audit::load_head(&mut tx).await?;
+    let body = json!({ "version": 1, "applied_by": BOOTSTRAP_PRINCIPAL, "text": text });
+    let row = NewAuditRow { at: now, kind: AuditKind::PolicyChange, agent: None, authorization_id: None, body };
+    audit::append(&mut tx, &mut head, row).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+fn check_kind(request: &AuthorizationRequest, usage: bool) -> Result<(), StoreError> {
+    match (&request.kind, usage) {
+        (RequestKind::Payment, false) => Ok(()),
+        (RequestKind::Usage { units, unit_cost, .. }, true) => {
+            let cost = unit_cost
+                .checked_mul_quantity(*units)
+                .map_err(|e| StoreError::InvalidInput(format!("usage cost: {e}")))?;
+            if cost == request.amount {
+                Ok(())
+            } else {
+                Err(StoreError::InvalidInput(format!(
+                    "usage amount {} is not units x unit_cost = {cost}",
+                    request.amount
+                )))
+            }
+        }
+        (RequestKind::Payment, true) => Err(StoreError::InvalidInput("a payment is not a usage".into())),
+        (RequestKind::Usage { .. }, false) => {
+            Err(StoreError::InvalidInput("usage is metered with record_usage, not authorized".into()))
+        }
+    }
+}
+
+impl Store for SqliteStore {
+    async fn authorize(&self, request: AuthorizationRequest) -> Result<Authorization, StoreError> {
+        check_kind(&request, false)?;
+        let request = PreparedRequest::new(request)?;
+        self.send(|reply| Command::Authorize { request, reply }).await
+    }
+
+    async fn record_usage(&self, request: AuthorizationRequest) -> Result<(Authorization, UsageTotals), StoreError> {
+        check_kind(&request, true)?;
+        let request = PreparedRequest::new(request)?;
+        self.send(|reply| Command::RecordUsage { request, reply }).await
+    }
+
+    async fn get_authorization(&self, agent: &AgentName, id: &str) -> Result<Option<Authorization>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {AUTHORIZATION_COLUMNS} FROM authorizations WHERE id = ?1 AND agent = ?2"
+        ))
+        .bind(id)
+        .bind(agent.as_str())
+        .fetch_optional(&self.reads)
+        .await?;
+        row.as_ref().map(authorization_from_row).transpose()
+    }
+
+    async fn capture(&self, agent: &AgentName, id: &str, amount: Option<Amount>) -> Result<Authorization, StoreError> {
+        let (agent, id) = (agent.clone(), id.to_owned());
+        self.send(|reply| Command::Capture { agent, id, amount, reply }).await
+    }
+
+    async fn void(&self, agent: &AgentName, id: &str) -> Result<Authorization, StoreError> {
+        let (agent, id) = (agent.clone(), id.to_owned());
+        self.send(|reply| Command::Void { agent, id, reply }).await
+    }
+
+    async fn budget(&self, agent: &AgentName, session: Option<&SessionId>) -> Result<Vec<BudgetLine>, StoreError> {
+        let (agent, session) = (agent.clone(), session.cloned());
+        self.send(|reply| Command::Budget { agent, session, reply }).await
+    }
+
+    async fn pending_approvals(&self) -> Result<Vec<Authorization>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {AUTHORIZATION_COLUMNS} FROM authorizations WHERE status = 'pending' \
+             ORDER BY created_at, id LIMIT ?1"
+        ))
+        .bind(MAX_PENDING_LISTED)
+        .fetch_all(&self.reads)
+        .await?;
+        rows.iter().map(authorization_from_row).collect()
+    }
+
+    async fn approve(&self, id: &str, choice: GrantChoice) -> Result<Authorization, StoreError> {
+        let id = id.to_owned();
+        self.send(|reply| Command::Approve { id, choice, reply }).await
+    }
+
+    async fn deny(&self, id: &str, reason: Option<String>) -> Result<Authorization, StoreError> {
+        let id = id.to_owned();
+        self.send(|reply| Command::Deny { id, reason, reply }).await
+    }
+
+    async fn expire_due(&self) -> Result<Vec<Authorization>, StoreError> {
+        self.send(|reply| Command::ExpireDue { reply }).await
+    }
+
+    async fn next_expiry(&self) -> Result<Option<Timestamp>, StoreError> {
+        let next: Option<i64> = sqlx::query_scalar(
+            "SELECT MIN(expires_at) FROM authorizations \
+             WHERE status IN ('pending', 'approved') AND expires_at IS NOT NULL",
+        )
+        .fetch_one(&self.reads)
+        .await?;
+        next.map(from_micros).transpose()
+    }
+
+    async fn engage_kill_switch(&self, reason: Option<String>) -> Result<Vec<Authorization>, StoreError> {
+        self.send(|reply| Command::EngageKillSwitch { reason, reply }).await
+    }
+
+    async fn resume(&self) -> Result<KillSwitchState, StoreError> {
+        self.send(|reply| Command::Resume { reply }).await
+    }
+
+    async fn kill_switch(&self) -> Result<KillSwitchState, StoreError> {
+        Ok(self.published().kill_switch.clone())
+    }
+
+    async fn add_agent(
+        &self,
+        name: AgentName,
+        profile: Option<ProfileName>,
+        token_hash: [u8; 32],
+    ) -> Result<AgentRecord, StoreError> {
+        self.send(|reply| Command::AddAgent { name, profile, token_hash, reply }).await
+    }
+
+    async fn list_agents(&self) -> Result<Vec<AgentRecord>, StoreError> {
+        let rows = sqlx::query(&format!("SELECT {AGENT_COLUMNS} FROM agents ORDER BY name"))
+            .fetch_all(&self.reads)
+            .await?;
+        rows.iter().map(agent_from_row).collect()
+    }
+
+    async fn set_agent_status(&self, name: &AgentName, status: AgentStatus) -> Result<AgentRecord, StoreError> {
+        let name = name.clone();
+        self.send(|reply| Command::SetAgentStatus { name, status, reply }).await
+    }
+
+    async fn set_agent_profile(&self, name: &AgentName, profile: Option<ProfileName>) -> Result<AgentRecord, StoreError> {
+        let name = name.clone();
+        self.send(|reply| Command::SetAgentProfile { name, profile, reply }).await
+    }
+
+    async fn agent_by_token_hash(&self, token_hash: &[u8; 32]) -> Result<Option<AgentRecord>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {AGENT_COLUMNS} FROM agents WHERE token_hash = ?1 AND status != 'revoked'"
+        ))
+        .bind(&token_hash[..])
+        .fetch_optional(&self.reads)
+        .await?;
+        row.as_ref().map(agent_from_row).transpose()
+    }
+
+    async fn apply_policy(&self, text: &str, policy: Policy, applied_by: &str) -> Result<u32, StoreError> {
+        // INVARIANT: the stored text must give back exactly this policy after a restart.
+        let reparsed = parse_policy("policy", text)
+            .map_err(|e| StoreError::InvalidInput(format!("the policy text does not parse: {e}")))?;
+        if reparsed != policy {
+            return Err(StoreError::InvalidInput("the policy text does not match the policy given".into()));
+        }
+        let (text, policy, applied_by) = (text.to_owned(), Box::new(policy), applied_by.to_owned());
+        self.send(|reply| Command::ApplyPolicy { text, policy, applied_by, reply }).await
+    }
+
+    async fn current_policy(&self) -> Result<(u32, Arc<Policy>), StoreError> {
+        let published = self.published();
+        Ok((published.policy_version, Arc::clone(&published.policy)))
+    }
+
+    async fn policy_history(&self) -> Result<Vec<PolicyVersion>, StoreError> {
+        let rows = sqlx::query("SELECT version, applied_at, applied_by FROM policy_versions ORDER BY version")
+            .fetch_all(&self.reads)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let version: i64 = row.try_get(0)?;
+                Ok(PolicyVersion {
+                    version: u32::try_from(version).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    applied_at: from_micros(row.try_get(1)?)?,
+                    applied_by: row.try_get(2)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn policy_text(&self, version: u32) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT text FROM policy_versions WHERE version = ?1")
+            .bind(i64::from(version))
+            .fetch_optional(&self.reads)
+            .await?)
+    }
+
+    async fn status(&self) -> Result<StoreStatus, StoreError> {
+        self.send(|reply| Command::Status { reply }).await
+    }
+
+    async fn audit_page(&self, filter: &AuditFilter, before_seq: Option<i64>, limit: u32) -> Result<AuditPage, StoreError> {
+        audit::page(&self.reads, filter, before_seq, limit).await
+    }
+
+    async fn audit_export<W: Write + Send>(
+        &self,
+        filter: &AuditFilter,
+        out: &mut W,
+        format: ExportFormat,
+    ) -> Result<u64, StoreError> {
+        audit::export(&self.reads, filter, out, format).await
+    }
+
+    async fn verify_audit(&self) -> Result<AuditVerification, StoreError> {
+        let head: AuditHead = self.published().audit_head;
+        audit::verify(&self.reads, head).await
+    }
+}

@@ -1,0 +1,168 @@
+//! The single writer: the one task that owns the write connection and the
+//! authoritative in-memory state, and runs every mutation with group commit.
+//!
+//! It takes the first queued command, drains up to `max_batch - 1` more that are
+//! already waiting (never waiting for more), runs them one after the other in one
+//! `BEGIN IMMEDIATE … COMMIT` against a [`Scratch`] of the state, and only after COMMIT
+//! returns (durable: WAL with `synchronous=FULL`) folds the scratch into the state,
+//! publishes it and answers the callers. If anything fails, the transaction rolls back,
+//! the scratch is dropped and every caller of the batch gets
+//! [`StoreError::Unavailable`]: nothing is approved that is not on disk.
+//!
+//! Because this task decides every request in sequence against the committed state plus
+//! the batch so far, budget checks are exact under any concurrency.
+
+use std::sync::Arc;
+
+use purser_core::Clock;
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{ConnectOptions, SqliteConnection};
+use tokio::sync::{mpsc, watch};
+
+use crate::StoreError;
+use crate::commands::{Batch, Command};
+use crate::options::StoreOptions;
+use crate::state::{Published, Scratch, State};
+use crate::velocity::{VelocityBounds, VelocityIndex};
+
+#[derive(Debug)]
+pub(crate) struct Writer {
+    pub conn: Option<SqliteConnection>,
+    pub connect: SqliteConnectOptions,
+    /// `None` when the database may hold something the memory does not (a COMMIT whose
+    /// outcome is unknown): reloaded before the next batch.
+    pub state: Option<State>,
+    pub clock: Arc<dyn Clock>,
+    pub options: StoreOptions,
+    pub published: watch::Sender<Arc<Published>>,
+    pub commands: mpsc::Receiver<Command>,
+}
+
+/// Applies per-connection settings the connect options cannot carry.
+pub(crate) async fn configure(conn: &mut SqliteConnection, options: &StoreOptions) -> Result<(), sqlx::Error> {
+    if let Some(max_bytes) = options.max_size_bytes {
+        let page_size: i64 = sqlx::query_scalar("PRAGMA page_size").fetch_one(&mut *conn).await?;
+        let pages = max_bytes / u64::try_from(page_size.max(512)).unwrap_or(4096);
+        sqlx::query(&format!("PRAGMA max_page_count = {}", pages.max(1))).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+impl Writer {
+    pub(crate) async fn run(mut self) {
+        let limit = if self.options.group_commit { self.options.max_batch.max(1) } else { 1 };
+        while let Some(first) = self.commands.recv().await {
+            let mut commands = Vec::with_capacity(limit.min(64));
+            let mut closed = first.closes_batch();
+            commands.push(first);
+            while commands.len() < limit && !closed {
+                match self.commands.try_recv() {
+                    Ok(command) => {
+                        closed = command.closes_batch();
+                        commands.push(command);
+                    }
+                    Err(_) => break,
+                }
+            }
+            self.run_batch(commands).await;
+        }
+        tracing::debug!("store writer stopped: every handle was dropped");
+    }
+
+    /// Reconnects and reloads whatever a failure left unknown.
+    async fn ready(&mut self) -> Result<(), StoreError> {
+        if self.conn.is_none() {
+            let mut conn = self.connect.connect().await?;
+            configure(&mut conn, &self.options).await?;
+            self.conn = Some(conn);
+        }
+        let Some(conn) = self.conn.as_mut() else {
+            return Err(StoreError::Unavailable("no database connection".into()));
+        };
+        let now = self.clock.now();
+        if self.state.is_none() {
+            let state = State::load(conn, now).await?;
+            self.published.send_replace(Arc::new(state.gov.published()));
+            self.state = Some(state);
+        }
+        if let Some(state) = self.state.as_mut().filter(|state| state.velocity_is_stale()) {
+            let bounds = VelocityBounds::of(&state.gov.policy);
+            state.velocity = VelocityIndex::load(conn, bounds, now.timestamp_micros()).await?;
+        }
+        Ok(())
+    }
+
+    async fn run_batch(&mut self, commands: Vec<Command>) {
+        if let Err(error) = self.ready().await {
+            tracing::error!(%error, "store not ready; refusing a batch");
+            let error = StoreError::Unavailable(error.to_string());
+            for command in commands {
+                command.fail(error.clone());
+            }
+            return;
+        }
+        let (Some(conn), Some(state)) = (self.conn.as_mut(), self.state.as_mut()) else {
+            for command in commands {
+                command.fail(StoreError::Unavailable("the store is not ready".into()));
+            }
+            return;
+        };
+        if let Err(error) = sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await {
+            tracing::error!(%error, "cannot begin a transaction");
+            let error = StoreError::Unavailable(error.to_string());
+            for command in commands {
+                command.fail(error.clone());
+            }
+            return;
+        }
+        let scratch = Scratch::new(state);
+        let mut batch = Batch { conn: &mut *conn, state: &mut *state, scratch, clock: self.clock.as_ref() };
+        let mut answers = Vec::with_capacity(commands.len());
+        let mut failure = None;
+        let mut queue = commands.into_iter();
+        for command in queue.by_ref() {
+            let (answer, fatal) = command.execute(&mut batch).await;
+            answers.push(answer);
+            if fatal.is_some() {
+                failure = fatal;
+                break;
+            }
+        }
+        let scratch = batch.scratch;
+        let commit_failed = match failure {
+            None => match sqlx::query("COMMIT").execute(&mut *conn).await {
+                Ok(_) => {
+                    state.commit(scratch, self.clock.now());
+                    self.published.send_replace(Arc::new(state.gov.published()));
+                    for answer in answers {
+                        answer.send(None);
+                    }
+                    return;
+                }
+                Err(error) => {
+                    failure = Some(error.into());
+                    true
+                }
+            },
+            Some(_) => false,
+        };
+        let error = failure.unwrap_or_else(|| StoreError::Unavailable("the batch failed".into()));
+        tracing::error!(%error, commit_failed, "batch rolled back; answering every caller unavailable");
+        if let Err(rollback) = sqlx::query("ROLLBACK").execute(&mut *conn).await {
+            // After a failed COMMIT SQLite may already have rolled back; either way the
+            // connection is replaced so no transaction can be left open.
+            tracing::warn!(%rollback, "rollback failed; reconnecting");
+            self.conn = None;
+        }
+        if commit_failed {
+            self.state = None;
+        }
+        let unavailable = StoreError::Unavailable(error.to_string());
+        for answer in answers {
+            answer.send(Some(unavailable.clone()));
+        }
+        for command in queue {
+            command.fail(unavailable.clone());
+        }
+    }
+}
