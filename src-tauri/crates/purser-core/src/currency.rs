@@ -13,7 +13,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub struct Currency(String);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("currency {0:?} is not a code of 3-10 uppercase letters or digits, e.g. \"USD\" or \"USDC\"")]
+#[error(
+    "currency {0:?} is not a code of 3-10 uppercase letters or digits, e.g. \"USD\" or \"USDC\""
+)]
 pub struct CurrencyError(pub String);
 
 impl Currency {
@@ -27,8 +29,14 @@ impl FromStr for Currency {
 
     fn from_str(code: &str) -> Result<Currency, CurrencyError> {
         let valid = (3..=10).contains(&code.len())
-            && code.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
-        if valid { Ok(Currency(code.to_owned())) } else { Err(CurrencyError(code.to_owned())) }
+            && code
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+        if valid {
+            Ok(Currency(code.to_owned()))
+        } else {
+            Err(CurrencyError(code.to_owned()))
+        }
     }
 }
 
@@ -46,7 +54,9 @@ impl Serialize for Currency {
 
 impl<'de> Deserialize<'de> for Currency {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Currency, D::Error> {
-        String::deserialize(deserializer)?.parse().map_err(serde::de::Error::custom)
+        String::deserialize(deserializer)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }
 

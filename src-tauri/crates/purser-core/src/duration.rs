@@ -28,7 +28,9 @@ impl PolicyDuration {
     pub const THIRTY_MINUTES: PolicyDuration = PolicyDuration { seconds: 1_800 };
 
     pub fn from_seconds(seconds: u32) -> Option<PolicyDuration> {
-        (1..=MAX_SECONDS).contains(&seconds).then_some(PolicyDuration { seconds })
+        (1..=MAX_SECONDS)
+            .contains(&seconds)
+            .then_some(PolicyDuration { seconds })
     }
 
     pub fn seconds(self) -> u32 {
@@ -64,7 +66,10 @@ impl FromStr for PolicyDuration {
             total = total.saturating_add(number.saturating_mul(u64::from(seconds)));
             rest = &rest[digits + 1..];
         }
-        u32::try_from(total).ok().and_then(PolicyDuration::from_seconds).ok_or_else(error)
+        u32::try_from(total)
+            .ok()
+            .and_then(PolicyDuration::from_seconds)
+            .ok_or_else(error)
     }
 }
 
@@ -89,7 +94,9 @@ impl Serialize for PolicyDuration {
 
 impl<'de> Deserialize<'de> for PolicyDuration {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<PolicyDuration, D::Error> {
-        String::deserialize(deserializer)?.parse().map_err(serde::de::Error::custom)
+        String::deserialize(deserializer)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -115,7 +122,9 @@ mod tests {
 
     #[test]
     fn refuses_bad_durations() {
-        for bad in ["", "10", "m", "0s", "1m1h", "1h1h", "1.5h", "-1m", "10 m", "1w", "367d", "10M"] {
+        for bad in [
+            "", "10", "m", "0s", "1m1h", "1h1h", "1.5h", "-1m", "10 m", "1w", "367d", "10M",
+        ] {
             assert!(bad.parse::<PolicyDuration>().is_err(), "{bad:?}");
         }
     }

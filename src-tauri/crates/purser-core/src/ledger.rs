@@ -64,8 +64,12 @@ pub trait LedgerView {
     fn kill_switch_engaged(&self) -> bool;
     fn agent_frozen(&self, agent: &AgentName) -> bool;
     /// Money of `currency` committed in `scope` at or after `since` (`None`: all time).
-    fn committed(&self, scope: BudgetScope<'_>, currency: &Currency, since: Option<Timestamp>)
-    -> Committed;
+    fn committed(
+        &self,
+        scope: BudgetScope<'_>,
+        currency: &Currency,
+        since: Option<Timestamp>,
+    ) -> Committed;
     /// Approved payment authorizations of `agent` at or after `since` (velocity).
     fn approvals_since(&self, agent: &AgentName, since: Timestamp) -> u32;
     /// The agent's standing grants that have not been revoked (expired ones may be

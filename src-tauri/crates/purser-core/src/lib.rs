@@ -21,7 +21,9 @@ pub mod window;
 
 pub use clock::Clock;
 pub use currency::Currency;
-pub use decision::{AuthorizationStatus, Decision, DecisionStatus, Reason, ReasonCode, ReasonEffect};
+pub use decision::{
+    AuthorizationStatus, Decision, DecisionStatus, Reason, ReasonCode, ReasonEffect,
+};
 pub use duration::PolicyDuration;
 pub use engine::{BudgetLine, BudgetLineScope};
 pub use ledger::{BudgetScope, Committed, GrantScope, LedgerView, StandingGrant};

@@ -52,7 +52,9 @@ impl Amount {
 
     /// An amount from micro-units; `None` when negative or above [`Amount::MAX`].
     pub fn from_micros(micros: i64) -> Option<Amount> {
-        (0..=Self::MAX.0).contains(&micros).then_some(Amount(micros))
+        (0..=Self::MAX.0)
+            .contains(&micros)
+            .then_some(Amount(micros))
     }
 
     /// The amount in micro-units (what the database stores).
@@ -152,11 +154,14 @@ impl fmt::Display for Amount {
     /// `0.000001` → `"0.000001"`, `3` → `"3.00"`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let integer = self.0 / MICROS_PER_UNIT;
-        let fraction = self.0 % MICROS_PER_UNIT;
-        let digits = format!("{fraction:06}");
-        let trimmed = digits.trim_end_matches('0');
-        let shown = if trimmed.len() < 2 { &digits[..2] } else { trimmed };
-        write!(f, "{integer}.{shown}")
+        let mut fraction = self.0 % MICROS_PER_UNIT;
+        // Drop trailing zeros but keep at least two decimals, without allocating.
+        let mut width = MAX_FRACTION_DIGITS as usize;
+        while width > 2 && fraction % 10 == 0 {
+            fraction /= 10;
+            width -= 1;
+        }
+        write!(f, "{integer}.{fraction:0width$}")
     }
 }
 
@@ -187,7 +192,11 @@ mod tests {
             ("0.000001", 1, "0.000001"),
             ("3", 3_000_000, "3.00"),
             ("007.10", 7_100_000, "7.10"),
-            ("999999999999.999999", Amount::MAX.micros(), "999999999999.999999"),
+            (
+                "999999999999.999999",
+                Amount::MAX.micros(),
+                "999999999999.999999",
+            ),
             ("0", 0, "0.00"),
         ];
         for (text, micros, shown) in cases {
@@ -200,8 +209,8 @@ mod tests {
     #[test]
     fn rejects_everything_that_is_not_a_plain_decimal() {
         for text in [
-            "", "-1", "+1", "1e3", "1E3", "1,000", " 1", "1 ", ".5", "5.", "NaN", "inf",
-            "0x10", "1.2.3", "١٢", "1_000",
+            "", "-1", "+1", "1e3", "1E3", "1,000", " 1", "1 ", ".5", "5.", "NaN", "inf", "0x10",
+            "1.2.3", "١٢", "1_000",
         ] {
             assert!(text.parse::<Amount>().is_err(), "{text:?} must be refused");
         }
@@ -221,17 +230,26 @@ mod tests {
         assert!(serde_json::from_str::<Amount>("12.5").is_err());
         assert!(serde_json::from_str::<Amount>("12").is_err());
         let amount: Amount = serde_json::from_str("\"12.5\"").unwrap_or_default();
-        assert_eq!(serde_json::to_string(&amount).unwrap_or_default(), "\"12.50\"");
+        assert_eq!(
+            serde_json::to_string(&amount).unwrap_or_default(),
+            "\"12.50\""
+        );
     }
 
     #[test]
     fn metering_product_is_exact() {
         let cost = Amount::from_micros(2_000).unwrap_or_default(); // 0.002
         let units = Amount::from_micros(3_000_000).unwrap_or_default(); // 3
-        assert_eq!(cost.checked_mul_quantity(units), Ok(Amount::from_micros(6_000).unwrap_or_default()));
+        assert_eq!(
+            cost.checked_mul_quantity(units),
+            Ok(Amount::from_micros(6_000).unwrap_or_default())
+        );
         let tiny = Amount::from_micros(1).unwrap_or_default();
         let half = Amount::from_micros(500_000).unwrap_or_default();
-        assert!(tiny.checked_mul_quantity(half).is_err(), "0.0000005 is not representable");
+        assert!(
+            tiny.checked_mul_quantity(half).is_err(),
+            "0.0000005 is not representable"
+        );
     }
 
     proptest! {

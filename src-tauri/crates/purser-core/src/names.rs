@@ -73,8 +73,9 @@ fn is_id_char(c: char) -> bool {
 }
 
 fn is_name(value: &str) -> bool {
-    chars_within(value, 1, 64, |c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-        && value.starts_with(|c: char| c.is_ascii_alphanumeric())
+    chars_within(value, 1, 64, |c| {
+        c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')
+    }) && value.starts_with(|c: char| c.is_ascii_alphanumeric())
 }
 
 validated_name!(

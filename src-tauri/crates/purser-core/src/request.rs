@@ -28,7 +28,11 @@ pub enum RequestKind {
     /// A metered per-action cost (`POST /v1/usage`): checked against the same budgets,
     /// denied when it would exceed one, never pending, not counted by velocity and not
     /// subject to merchant, category, rail or approval-threshold rules.
-    Usage { action: Slug, units: Amount, unit_cost: Amount },
+    Usage {
+        action: Slug,
+        units: Amount,
+        unit_cost: Amount,
+    },
 }
 
 /// A validated request. `amount` is what would be spent (for usage: `units * unit_cost`).

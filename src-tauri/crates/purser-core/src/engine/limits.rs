@@ -1,6 +1,6 @@
 //! The amount rules: per-transaction caps (rule 5), budgets (rule 7) and the approval
-//! threshold (rule 8), plus what they share: which limits apply to a request, whose
-//! spending each one counts ([`BudgetScope`]) and where its window starts.
+//! threshold (rule 8), plus what they share: which limits apply to a request and whose
+//! spending each one counts ([`BudgetScope`]).
 //!
 //! Only limits in the request's currency apply: Purser never converts. Shared limits
 //! (the policy's top-level `[[limit]]`s) are judged before the profile's. A `session`

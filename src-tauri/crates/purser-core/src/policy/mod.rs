@@ -13,7 +13,9 @@ use std::collections::BTreeMap;
 
 use chrono_tz::Tz;
 
-use crate::{AgentName, Amount, Currency, MerchantPattern, PolicyDuration, ProfileName, Slug, Window};
+use crate::{
+    AgentName, Amount, Currency, MerchantPattern, PolicyDuration, ProfileName, Slug, Window,
+};
 
 pub use error::{PolicyError, PolicyErrors};
 pub use parse::parse_policy;
@@ -133,7 +135,10 @@ impl Policy {
     pub fn profile_for(&self, agent: &AgentName) -> Option<(&ProfileName, &Profile)> {
         match self.agents.get(agent) {
             Some(name) => self.profiles.get_key_value(name),
-            None => self.profiles.iter().find(|(name, _)| name.as_str() == DEFAULT_PROFILE),
+            None => self
+                .profiles
+                .iter()
+                .find(|(name, _)| name.as_str() == DEFAULT_PROFILE),
         }
     }
 }
