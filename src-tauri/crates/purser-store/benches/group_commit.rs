@@ -3,7 +3,8 @@
 //! of a freshly opened store, and `verify` time.
 //!
 //! `cargo bench -p purser-store --bench group_commit`; `PURSER_BENCH_TRAIL_ROWS=1000000`
-//! sizes the large-trail part (default 100000). Databases live under the target dir, on
+//! sizes the large-trail part (default 100000); `PURSER_BENCH_TRAIL_DB=PATH` keeps that
+//! database (and reuses it when it exists). Databases live under the target dir, on
 //! a real disk, so every COMMIT pays a real fsync.
 
 use std::error::Error;
@@ -37,7 +38,8 @@ max = "999999999.00"
 on_exceed = "deny"
 "#;
 
-type Result<T> = std::result::Result<T, Box<dyn Error>>;
+type BoxError = Box<dyn Error + Send + Sync>;
+type Result<T> = std::result::Result<T, BoxError>;
 
 fn request(agent: &str, request_id: String) -> Result<AuthorizationRequest> {
     Ok(AuthorizationRequest {
@@ -74,23 +76,24 @@ async fn run(store: &SqliteStore, label: &str, per_caller: usize) -> Result<f64>
     let mut tasks = Vec::new();
     for caller in 0..CALLERS {
         let store = store.clone();
+        let prefix = label.replace(['=', ' '], "_");
         tasks.push(tokio::spawn(async move {
             let agent = format!("agent-{caller}");
             let mut slowest = Duration::ZERO;
             for n in 0..per_caller {
                 let asked = Instant::now();
-                let answer = store.authorize(request(&agent, format!("{label}-{n}"))?).await?;
+                let answer = store.authorize(request(&agent, format!("{prefix}-{n}"))?).await?;
                 slowest = slowest.max(asked.elapsed());
                 if answer.status != purser_core::AuthorizationStatus::Approved {
                     return Err(format!("unexpected {answer:?}").into());
                 }
             }
-            Ok::<Duration, Box<dyn Error + Send + Sync>>(slowest)
+            Ok::<Duration, BoxError>(slowest)
         }));
     }
     let mut slowest = Duration::ZERO;
     for task in tasks {
-        slowest = slowest.max(task.await?.map_err(|e| e.to_string())?);
+        slowest = slowest.max(task.await??);
     }
     let elapsed = started.elapsed();
     let decisions = CALLERS * per_caller;
@@ -160,12 +163,16 @@ async fn main() -> Result<()> {
     println!("{:>18}: {:.1}x", "ratio", with / without);
 
     let rows: usize = std::env::var("PURSER_BENCH_TRAIL_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
-    let path = dir.path().join("trail.db");
-    let store = prepared_store(&path, StoreOptions::default()).await?;
-    let started = Instant::now();
-    run(&store, "fill trail", rows.div_ceil(CALLERS)).await?;
-    println!("{:>18}: filled in {:.1} s", "large trail", started.elapsed().as_secs_f64());
-    drop(store);
+    // PURSER_BENCH_TRAIL_DB keeps the large database at that path (reused if present).
+    let path = std::env::var("PURSER_BENCH_TRAIL_DB").map(PathBuf::from).unwrap_or_else(|_| dir.path().join("trail.db"));
+    let reuse = path.exists();
+    if !reuse {
+        let store = prepared_store(&path, StoreOptions::default()).await?;
+        let started = Instant::now();
+        run(&store, "fill trail", rows.div_ceil(CALLERS)).await?;
+        println!("{:>18}: filled in {:.1} s", "large trail", started.elapsed().as_secs_f64());
+        drop(store);
+    }
     tokio::time::sleep(Duration::from_millis(300)).await;
     let status = std::process::Command::new(std::env::current_exe()?)
         .arg("--measure-open")

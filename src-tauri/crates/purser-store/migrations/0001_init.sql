@@ -64,10 +64,22 @@ CREATE TABLE ledger (
     at                INTEGER NOT NULL,
     spent_micros      INTEGER NOT NULL CHECK (spent_micros >= 0),
     held_micros       INTEGER NOT NULL CHECK (held_micros >= 0)
-) STRICT;
+) STRICT, WITHOUT ROWID;
 
 CREATE INDEX ledger_session ON ledger (agent, session_key, currency);
 CREATE INDEX ledger_at ON ledger (at);
+
+-- The ledger summed per agent, currency and 15-minute bucket of the approval instant,
+-- kept in step with it by every transaction: opening the store reads these few rows
+-- instead of every ledger row.
+CREATE TABLE ledger_buckets (
+    agent         TEXT NOT NULL,
+    currency      TEXT NOT NULL,
+    bucket        INTEGER NOT NULL,
+    spent_micros  INTEGER NOT NULL CHECK (spent_micros >= 0),
+    held_micros   INTEGER NOT NULL CHECK (held_micros >= 0),
+    PRIMARY KEY (agent, currency, bucket)
+) STRICT, WITHOUT ROWID;
 
 -- Standing approvals granted by the principal (`approve --for/--session/--always`).
 CREATE TABLE grants (
@@ -107,7 +119,6 @@ CREATE TABLE audit (
 ) STRICT;
 
 CREATE INDEX audit_agent ON audit (agent, seq);
-CREATE INDEX audit_authorization ON audit (authorization_id);
 
 CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
 BEGIN

@@ -8,7 +8,8 @@
 //! agent or authorization id), so no two different rows hash the same input. `body` is
 //! canonical JSON. Hashes are stored as lowercase hex.
 //!
-//! This module appends (inside the writer's transaction), verifies, pages and exports.
+//! This module chains new rows (inserted by the writer's transaction), pages and
+//! exports; [`crate::audit_verify`] walks the chain.
 //! Triggers in the schema refuse UPDATE and DELETE on the table.
 
 use std::io::Write;
@@ -22,9 +23,7 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 
 use crate::StoreError;
 use crate::canonical::canonical_json;
-use crate::records::{
-    AuditEntry, AuditFilter, AuditKind, AuditPage, AuditVerification, BrokenLink, ExportFormat,
-};
+use crate::records::{AuditEntry, AuditFilter, AuditKind, AuditPage, ExportFormat};
 use crate::rows::{from_micros, to_micros};
 
 /// The last row of the chain (seq 0 and zeros before the first row).
@@ -78,33 +77,39 @@ pub(crate) struct NewAuditRow<'a> {
     pub body: Value,
 }
 
-/// Appends `row` after `head` and moves `head` to it. Runs inside the caller's
-/// transaction: the row commits or rolls back with the change it records.
-pub(crate) async fn append(
-    conn: &mut SqliteConnection,
-    head: &mut AuditHead,
-    row: NewAuditRow<'_>,
-) -> Result<i64, sqlx::Error> {
+/// A chained row ready to be inserted.
+#[derive(Debug)]
+pub(crate) struct AuditRow {
+    pub seq: i64,
+    pub at: i64,
+    pub kind: &'static str,
+    pub agent: Option<String>,
+    pub authorization_id: Option<String>,
+    pub body: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// Chains `row` after `head` and moves `head` to it. The caller inserts the result in
+/// the same transaction as the change it records.
+pub(crate) fn chain(head: &mut AuditHead, row: NewAuditRow<'_>) -> AuditRow {
     let seq = head.seq + 1;
     let at = to_micros(row.at);
     let body = canonical_json(&row.body);
-    let hash = row_hash(&head.hash, seq, at, row.kind.as_str(), row.agent, row.authorization_id, &body);
-    sqlx::query(
-        "INSERT INTO audit (seq, at, kind, agent, authorization_id, body, prev_hash, hash) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )
-    .bind(seq)
-    .bind(at)
-    .bind(row.kind.as_str())
-    .bind(row.agent)
-    .bind(row.authorization_id)
-    .bind(body)
-    .bind(hex::encode(head.hash))
-    .bind(hex::encode(hash))
-    .execute(conn)
-    .await?;
+    let kind = row.kind.as_str();
+    let hash = row_hash(&head.hash, seq, at, kind, row.agent, row.authorization_id, &body);
+    let chained = AuditRow {
+        seq,
+        at,
+        kind,
+        agent: row.agent.map(str::to_owned),
+        authorization_id: row.authorization_id.map(str::to_owned),
+        body,
+        prev_hash: hex::encode(head.hash),
+        hash: hex::encode(hash),
+    };
     *head = AuditHead { seq, hash };
-    Ok(seq)
+    chained
 }
 
 pub(crate) async fn load_head(conn: &mut SqliteConnection) -> Result<AuditHead, StoreError> {
@@ -117,69 +122,10 @@ pub(crate) async fn load_head(conn: &mut SqliteConnection) -> Result<AuditHead, 
     }
 }
 
-fn decode_hash(text: &str) -> Result<[u8; 32], StoreError> {
+pub(crate) fn decode_hash(text: &str) -> Result<[u8; 32], StoreError> {
     let mut hash = [0u8; 32];
     hex::decode_to_slice(text, &mut hash).map_err(|e| StoreError::Corrupt(format!("audit hash {text:?}: {e}")))?;
     Ok(hash)
-}
-
-/// Walks the whole chain in seq order, streaming. `head` is what the writer last
-/// committed before the walk began: rows up to it must all be there, ending in its hash
-/// (so deleting the newest rows is caught too).
-pub(crate) async fn verify(pool: &SqlitePool, head: AuditHead) -> Result<AuditVerification, StoreError> {
-    let mut conn = pool.acquire().await?;
-    let mut rows = sqlx::query(
-        "SELECT seq, at, kind, agent, authorization_id, body, prev_hash, hash FROM audit ORDER BY seq",
-    )
-    .fetch(&mut *conn);
-    let mut checked: u64 = 0;
-    let mut prev = [0u8; 32];
-    let mut expected_seq: i64 = 1;
-    let broken = |seq: i64, problem: String, rows: u64| {
-        Ok(AuditVerification { rows, intact: false, first_broken: Some(BrokenLink { seq, problem }) })
-    };
-    while let Some(row) = rows.try_next().await? {
-        let seq: i64 = row.try_get(0)?;
-        if seq != expected_seq {
-            return broken(
-                expected_seq,
-                format!("row {expected_seq} is missing (rows {expected_seq}..{} were deleted)", seq - 1),
-                checked,
-            );
-        }
-        let prev_hash: &str = row.try_get(6)?;
-        let stored_hash: &str = row.try_get(7)?;
-        let mut stored_prev = [0u8; 32];
-        if hex::decode_to_slice(prev_hash, &mut stored_prev).is_err() || stored_prev != prev {
-            return broken(seq, format!("prev_hash does not match the hash of row {}", seq - 1), checked);
-        }
-        let computed = row_hash(
-            &prev,
-            seq,
-            row.try_get(1)?,
-            row.try_get(2)?,
-            row.try_get(3)?,
-            row.try_get(4)?,
-            row.try_get(5)?,
-        );
-        let matches = hex::decode_to_slice(stored_hash, &mut prev).is_ok() && prev == computed;
-        if !matches {
-            return broken(seq, "the row's content does not match its hash (it was edited)".into(), checked);
-        }
-        checked += 1;
-        if seq == head.seq && computed != head.hash {
-            return broken(seq, "the row differs from the one the store wrote (it was replaced)".into(), checked);
-        }
-        expected_seq += 1;
-    }
-    if expected_seq <= head.seq {
-        return broken(
-            expected_seq,
-            format!("rows {expected_seq}..{} are missing (the end of the trail was deleted)", head.seq),
-            checked,
-        );
-    }
-    Ok(AuditVerification { rows: checked, intact: true, first_broken: None })
 }
 
 fn push_filter(query: &mut QueryBuilder<'_, Sqlite>, filter: &AuditFilter) {

@@ -12,6 +12,8 @@
 //! read the wall clock outside [`SystemClock`], or speak HTTP.
 
 mod audit;
+mod audit_verify;
+mod bulk;
 mod canonical;
 mod clock;
 mod commands;

@@ -19,12 +19,14 @@ use sqlx::{ConnectOptions, Connection, Row, SqliteConnection, SqlitePool};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::audit::{self, AuditHead, NewAuditRow};
+use crate::audit_verify;
+use crate::bulk::PendingWrites;
 use crate::canonical::PreparedRequest;
 use crate::commands::{Command, Reply};
 use crate::options::StoreOptions;
 use crate::records::{
-    AgentRecord, AgentStatus, AuditFilter, AuditKind, AuditPage, AuditVerification, Authorization, ExportFormat,
-    GrantChoice, KillSwitchState, PolicyVersion, StoreStatus, UsageTotals,
+    AgentRecord, AgentStatus, AuditFilter, AuditKind, AuditPage, AuditVerification, Authorization, CurrencyTotals,
+    ExportFormat, GrantChoice, KillSwitchState, PolicyVersion, StoreStatus, UsageTotals,
 };
 use crate::rows::{AGENT_COLUMNS, AUTHORIZATION_COLUMNS, agent_from_row, authorization_from_row, from_micros, to_micros};
 use crate::state::{Published, State};
@@ -47,6 +49,7 @@ pub const BOOTSTRAP_PRINCIPAL: &str = "purser (initial deny-all)";
 pub struct SqliteStore {
     commands: mpsc::Sender<Command>,
     reads: SqlitePool,
+    read_options: SqliteConnectOptions,
     published: watch::Receiver<Arc<Published>>,
 }
 
@@ -72,11 +75,12 @@ impl SqliteStore {
         MIGRATOR.run(&mut conn).await?;
         seed(&mut conn, clock.now()).await?;
         let state = State::load(&mut conn, clock.now()).await?;
+        let read_options = base.read_only(true);
         let reads = SqlitePoolOptions::new()
             .max_connections(options.read_connections.max(1))
             .min_connections(0)
             .idle_timeout(Some(Duration::from_secs(60)))
-            .connect_lazy_with(base.read_only(true));
+            .connect_lazy_with(read_options.clone());
         let (published_tx, published) = watch::channel(Arc::new(state.gov.published()));
         let (commands, receiver) = mpsc::channel(options.queue_capacity.max(1));
         let writer = Writer {
@@ -89,7 +93,7 @@ impl SqliteStore {
             commands: receiver,
         };
         tokio::spawn(writer.run());
-        Ok(SqliteStore { commands, reads, published })
+        Ok(SqliteStore { commands, reads, read_options, published })
     }
 
     async fn send<T>(&self, command: impl FnOnce(Reply<T>) -> Command) -> Result<T, StoreError> {
@@ -137,7 +141,9 @@ async fn seed(conn: &mut SqliteConnection, now: Timestamp) -> Result<(), StoreEr
     let mut head = audit::load_head(&mut tx).await?;
     let body = json!({ "version": 1, "applied_by": BOOTSTRAP_PRINCIPAL, "text": text });
     let row = NewAuditRow { at: now, kind: AuditKind::PolicyChange, agent: None, authorization_id: None, body };
-    audit::append(&mut tx, &mut head, row).await?;
+    let mut writes = PendingWrites::default();
+    writes.audit.push(audit::chain(&mut head, row));
+    writes.flush(&mut tx).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -330,6 +336,32 @@ impl Store for SqliteStore {
         self.send(|reply| Command::Status { reply }).await
     }
 
+    async fn spent_by_agent_since(&self, since: Timestamp) -> Result<Vec<(AgentName, CurrencyTotals)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT agent, currency, SUM(spent_micros), SUM(held_micros) FROM ledger \
+             WHERE at >= ?1 GROUP BY agent, currency ORDER BY agent, currency",
+        )
+        .bind(to_micros(since))
+        .fetch_all(&self.reads)
+        .await?;
+        let amount = |micros: i64| {
+            Amount::from_micros(micros).ok_or_else(|| StoreError::Corrupt(format!("ledger sum {micros} is out of range")))
+        };
+        rows.iter()
+            .map(|row| {
+                let agent: String = row.try_get(0)?;
+                let currency: String = row.try_get(1)?;
+                let totals = CurrencyTotals {
+                    currency: currency.parse().map_err(|e| StoreError::Corrupt(format!("ledger currency: {e}")))?,
+                    spent: amount(row.try_get(2)?)?,
+                    held: amount(row.try_get(3)?)?,
+                };
+                let agent = agent.parse::<AgentName>().map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                Ok((agent, totals))
+            })
+            .collect()
+    }
+
     async fn audit_page(&self, filter: &AuditFilter, before_seq: Option<i64>, limit: u32) -> Result<AuditPage, StoreError> {
         audit::page(&self.reads, filter, before_seq, limit).await
     }
@@ -345,6 +377,44 @@ impl Store for SqliteStore {
 
     async fn verify_audit(&self) -> Result<AuditVerification, StoreError> {
         let head: AuditHead = self.published().audit_head;
-        audit::verify(&self.reads, head).await
+        audit_verify::verify(&self.reads, &self.read_options, head).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The hot paths must search an index, never scan a table that grows with traffic.
+    #[tokio::test]
+    async fn hot_queries_use_indexes() {
+        let mut conn = SqliteConnectOptions::new().in_memory(true).connect().await.unwrap();
+        MIGRATOR.run(&mut conn).await.unwrap();
+        let queries = [
+            format!(
+                "SELECT {AUTHORIZATION_COLUMNS}, params_hash FROM authorizations \
+                 WHERE (agent, request_id) IN (VALUES ('a', 'r1'), ('b', 'r2'))"
+            ),
+            "SELECT params_hash FROM authorizations WHERE agent = 'a' AND request_id = 'r'".to_owned(),
+            "SELECT id FROM authorizations WHERE status = 'pending' ORDER BY created_at, id".to_owned(),
+            "SELECT MIN(expires_at) FROM authorizations \
+             WHERE status IN ('pending', 'approved') AND expires_at IS NOT NULL"
+                .to_owned(),
+            "SELECT id FROM authorizations WHERE status IN ('pending', 'approved') \
+             AND expires_at IS NOT NULL AND expires_at <= 5 ORDER BY expires_at"
+                .to_owned(),
+            "SELECT currency, SUM(spent_micros), SUM(held_micros) FROM ledger \
+             WHERE agent = 'a' AND session_key = '' GROUP BY currency"
+                .to_owned(),
+            "SELECT at, held_micros FROM ledger WHERE authorization_id = 'x'".to_owned(),
+        ];
+        for query in queries {
+            let plan: Vec<(i64, i64, i64, String)> =
+                sqlx::query_as(&format!("EXPLAIN QUERY PLAN {query}")).fetch_all(&mut conn).await.unwrap();
+            for (_, _, _, detail) in &plan {
+                let scans_table = detail.starts_with("SCAN authorizations") || detail.starts_with("SCAN ledger");
+                assert!(!scans_table || detail.contains("USING"), "{query}\n{plan:?}");
+            }
+        }
     }
 }

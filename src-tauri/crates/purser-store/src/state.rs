@@ -17,14 +17,13 @@ use purser_core::{
     AgentName, Amount, BudgetScope, Committed, Currency, GrantScope, LedgerView, Policy, SessionId,
     StandingGrant, Timestamp,
 };
-use futures_util::TryStreamExt;
 use sqlx::{Row, SqliteConnection};
 
 use crate::audit::{self, AuditHead};
-use crate::ledger_index::{LedgerDelta, LedgerIndex, Sums};
+use crate::ledger_index::{BUCKET_MICROS, LedgerDelta, LedgerIndex, Sums, bucket_of};
 use crate::records::{AgentStatus, KillSwitchState};
 use crate::rows::{from_micros, to_micros};
-use crate::session_totals::{self, PerCurrency, SessionKey, SessionTotals};
+use crate::session_totals::{PerCurrency, SessionKey, SessionTotals};
 use crate::velocity::{VelocityBounds, VelocityIndex};
 use crate::StoreError;
 
@@ -92,23 +91,6 @@ impl Scratch {
             sessions_loaded: HashMap::new(),
             closes_batch: false,
         }
-    }
-
-    /// Makes sure [`View`] can answer for this session: cached, or loaded now.
-    pub(crate) async fn ensure_session(
-        &mut self,
-        sessions: &mut SessionTotals,
-        conn: &mut SqliteConnection,
-        agent: &AgentName,
-        session: Option<&SessionId>,
-    ) -> Result<(), sqlx::Error> {
-        let key: SessionKey = (agent.clone(), session.cloned());
-        if self.sessions_loaded.contains_key(&key) || sessions.touch(&key) {
-            return Ok(());
-        }
-        let totals = session_totals::load_session(conn, agent, session).await?;
-        self.sessions_loaded.insert(key, (totals, self.deltas.len()));
-        Ok(())
     }
 }
 
@@ -337,7 +319,7 @@ async fn load_grants(
 async fn load_ledger(conn: &mut SqliteConnection, now_micros: i64) -> Result<LedgerIndex, StoreError> {
     let mut index = LedgerIndex::new(now_micros);
     let totals = sqlx::query(
-        "SELECT agent, currency, SUM(spent_micros), SUM(held_micros) FROM ledger GROUP BY agent, currency",
+        "SELECT agent, currency, SUM(spent_micros), SUM(held_micros) FROM ledger_buckets GROUP BY agent, currency",
     )
     .fetch_all(&mut *conn)
     .await?;
@@ -346,18 +328,17 @@ async fn load_ledger(conn: &mut SqliteConnection, now_micros: i64) -> Result<Led
         let currency: Currency = parse_column(&row.try_get::<String, _>(1)?)?;
         index.add_total(&agent, &currency, Sums { spent: row.try_get(2)?, held: row.try_get(3)? });
     }
-    let horizon = index.horizon_micros();
-    let mut recent = sqlx::query(
-        "SELECT agent, currency, at, spent_micros, held_micros FROM ledger \
-         WHERE at >= ?1 AND (spent_micros > 0 OR held_micros > 0)",
+    let recent = sqlx::query(
+        "SELECT agent, currency, bucket, spent_micros, held_micros FROM ledger_buckets WHERE bucket >= ?1",
     )
-    .bind(horizon)
-    .fetch(&mut *conn);
-    while let Some(row) = recent.try_next().await? {
+    .bind(bucket_of(index.horizon_micros()))
+    .fetch_all(&mut *conn)
+    .await?;
+    for row in recent {
         let agent: AgentName = parse_column(&row.try_get::<String, _>(0)?)?;
         let currency: Currency = parse_column(&row.try_get::<String, _>(1)?)?;
-        let sums = Sums { spent: row.try_get(3)?, held: row.try_get(4)? };
-        index.add_bucketed(&agent, &currency, row.try_get(2)?, sums);
+        let at_micros = row.try_get::<i64, _>(2)?.saturating_mul(BUCKET_MICROS);
+        index.add_bucketed(&agent, &currency, at_micros, Sums { spent: row.try_get(3)?, held: row.try_get(4)? });
     }
     Ok(index)
 }

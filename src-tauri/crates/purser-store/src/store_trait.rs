@@ -16,8 +16,8 @@ use purser_core::{
 
 use crate::StoreError;
 use crate::records::{
-    AgentRecord, AgentStatus, AuditFilter, AuditPage, AuditVerification, Authorization, ExportFormat,
-    GrantChoice, KillSwitchState, PolicyVersion, StoreStatus, UsageTotals,
+    AgentRecord, AgentStatus, AuditFilter, AuditPage, AuditVerification, Authorization, CurrencyTotals,
+    ExportFormat, GrantChoice, KillSwitchState, PolicyVersion, StoreStatus, UsageTotals,
 };
 
 pub trait Store: Send + Sync {
@@ -143,6 +143,13 @@ pub trait Store: Send + Sync {
     // ----- status and audit -----
 
     fn status(&self) -> impl Future<Output = Result<StoreStatus, StoreError>> + Send;
+
+    /// Money committed by approvals at or after `since`, per agent and currency (spent,
+    /// and still held), agents in name order: the principal's agent list.
+    fn spent_by_agent_since(
+        &self,
+        since: Timestamp,
+    ) -> impl Future<Output = Result<Vec<(AgentName, CurrencyTotals)>, StoreError>> + Send;
 
     /// Audit rows matching `filter`, newest first, older than `before_seq`; at most
     /// `limit` (capped at [`crate::MAX_AUDIT_PAGE`]).

@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, watch};
 use crate::StoreError;
 use crate::commands::{Batch, Command};
 use crate::options::StoreOptions;
-use crate::state::{Published, Scratch, State};
+use crate::state::{Published, State};
 use crate::velocity::{VelocityBounds, VelocityIndex};
 
 #[derive(Debug)]
@@ -115,20 +115,24 @@ impl Writer {
             }
             return;
         }
-        let scratch = Scratch::new(state);
-        let mut batch = Batch { conn: &mut *conn, state: &mut *state, scratch, clock: self.clock.as_ref() };
+        let mut batch = Batch::new(&mut *conn, &mut *state, self.clock.as_ref());
         let mut answers = Vec::with_capacity(commands.len());
-        let mut failure = None;
+        let mut failure = batch.prefetch_replays(&commands).await.err();
         let mut queue = commands.into_iter();
-        for command in queue.by_ref() {
-            let (answer, fatal) = command.execute(&mut batch).await;
-            answers.push(answer);
-            if fatal.is_some() {
-                failure = fatal;
-                break;
+        if failure.is_none() {
+            for command in queue.by_ref() {
+                let (answer, fatal) = command.execute(&mut batch).await;
+                answers.push(answer);
+                if fatal.is_some() {
+                    failure = fatal;
+                    break;
+                }
             }
         }
-        let scratch = batch.scratch;
+        if failure.is_none() {
+            failure = batch.finish().await.err().map(StoreError::from);
+        }
+        let scratch = batch.into_scratch();
         let commit_failed = match failure {
             None => match sqlx::query("COMMIT").execute(&mut *conn).await {
                 Ok(_) => {

@@ -98,7 +98,7 @@ async fn pages_newest_first_with_filters() {
 
     let approved = AuditFilter { status: Some(AuthorizationStatus::Approved), currency: Some("USD".parse().unwrap()), ..AuditFilter::default() };
     assert_eq!(store.audit_page(&approved, None, 100).await.unwrap().entries.len(), 12, "10 + approval + hold");
-    let text = AuditFilter { text: Some("R3".into()), kind: Some(AuditKind::Request), ..AuditFilter::default() };
+    let text = AuditFilter { text: Some("\"R3\"".into()), kind: Some(AuditKind::Request), ..AuditFilter::default() };
     let found = store.audit_page(&text, None, 100).await.unwrap();
     assert_eq!(found.entries.len(), 1);
     assert_eq!(found.entries[0].body["request_id"], "r3");
@@ -128,4 +128,41 @@ async fn exports_every_row_as_jsonl_and_csv() {
     assert_eq!(csv.lines().count(), 4);
     assert!(csv.starts_with("seq,at,kind,agent,authorization_id,status,amount,currency,merchant,body,prev_hash,hash\n"));
     assert!(csv.lines().nth(2).unwrap().contains(",request,other,auth_"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tampering_is_found_exactly_across_chunks_and_with_separators_in_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(start());
+    let store = open(dir.path(), &clock).await;
+    apply(&store, &policy("1000000.00", "1000.00")).await;
+    add_agent(&store, "bot").await;
+    let mut tasks = Vec::new();
+    for t in 0..32 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            for r in 0..140 {
+                store.authorize(payment("bot", &format!("{t}-{r}"), "0.01", "USD")).await.unwrap();
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let clean = store.verify_audit().await.unwrap();
+    assert!(clean.intact, "{clean:?}");
+    assert_eq!(clean.rows, 3 + 32 * 140, "more rows than one verification chunk");
+
+    let mut conn = raw_writable(dir.path()).await;
+    sqlx::query("DROP TRIGGER audit_no_update").execute(&mut conn).await.unwrap();
+    // A separator character inside a value, in the second chunk.
+    sqlx::query("UPDATE audit SET body = body || char(30) || '{}' WHERE seq = 4400").execute(&mut conn).await.unwrap();
+    let report = store.verify_audit().await.unwrap();
+    assert_eq!(report.first_broken.as_ref().map(|b| b.seq), Some(4400), "{report:?}");
+    assert_eq!(report.rows, 4399);
+    sqlx::query("UPDATE audit SET body = substr(body, 1, length(body) - 3) WHERE seq = 4400").execute(&mut conn).await.unwrap();
+    assert!(store.verify_audit().await.unwrap().intact, "restored");
+    // A NULL agent made empty is a different row.
+    sqlx::query("UPDATE audit SET agent = '' WHERE seq = 1").execute(&mut conn).await.unwrap();
+    assert_eq!(store.verify_audit().await.unwrap().first_broken.map(|b| b.seq), Some(1));
 }

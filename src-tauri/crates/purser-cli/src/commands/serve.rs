@@ -1,30 +1,22 @@
 //! `purser serve [--listen ADDR] [--allow-remote]`: the daemon, headless.
 //!
 //! This module checks what only the command line can get wrong (a non-loopback address
-//! needs `--allow-remote`: agent-api.md §1) and hands a [`ServeConfig`] to the daemon
-//! library through [`run_daemon`]. It serves nothing itself.
+//! needs `--allow-remote`: agent-api.md §1), hands a [`ServeConfig`] to the daemon
+//! library ([`purser_daemon::serve`]) and maps why it stopped to an exit code: 2 when the
+//! user must fix something (another daemon holds the data dir, a bad address), 1
+//! otherwise. It serves nothing itself.
 
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use purser_daemon::{ServeConfig, StartError};
 
 use crate::args::ServeArgs;
 use crate::commands::Context;
 use crate::failure::Failure;
 
-/// What the daemon needs to start: mirrors `purser_daemon::ServeConfig`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServeConfig {
-    pub data_dir: PathBuf,
-    /// Where the agent API listens; the admin API is always `data_dir/admin.sock`.
-    pub listen: SocketAddr,
-    pub allow_remote: bool,
-}
-
 pub async fn run(context: &Context, args: &ServeArgs) -> Result<(), Failure> {
     let config = config(context.data_dir()?, args)?;
-    run_daemon(config)
-        .await
-        .map_err(|error| Failure::failed(format!("{error:#}")))
+    run_daemon(config).await.map_err(failure_of)
 }
 
 /// The daemon's configuration, or a usage error for a non-loopback address without
@@ -45,28 +37,24 @@ fn config(data_dir: &Path, args: &ServeArgs) -> Result<ServeConfig, Failure> {
 }
 
 /// Runs the daemon until it is asked to stop (Ctrl-C, SIGTERM).
-///
-/// WIRING POINT: the daemon library's entry point is not written yet. Once
-/// `purser_daemon::serve(purser_daemon::ServeConfig { data_dir, listen, allow_remote })
-/// -> anyhow::Result<()>` exists, add `purser-daemon.workspace = true` to this crate's
-/// `[dependencies]` and make this body
-/// `purser_daemon::serve(purser_daemon::ServeConfig { data_dir: config.data_dir,
-/// listen: config.listen, allow_remote: config.allow_remote }).await`.
 async fn run_daemon(config: ServeConfig) -> anyhow::Result<()> {
-    anyhow::bail!(
-        "daemon library not linked: this build cannot serve {} on {}{}",
-        config.data_dir.display(),
-        config.listen,
-        if config.allow_remote {
-            " (remote allowed)"
-        } else {
-            ""
-        }
-    )
+    purser_daemon::serve(config).await
+}
+
+/// Exit 2 for what the user must fix (the data dir is taken, the configuration cannot
+/// work), 1 for everything else.
+fn failure_of(error: anyhow::Error) -> Failure {
+    match error.downcast_ref::<StartError>() {
+        Some(start) if start.is_usage() => Failure::usage(start.to_string()),
+        _ => Failure::failed(format!("{error:#}")),
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+    use std::sync::Arc;
+
     use super::*;
     use crate::failure::Exit;
 
@@ -104,13 +92,34 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn until_wired_the_daemon_says_it_is_not_linked() {
-        let error = run_daemon(serve("127.0.0.1:7402", false).unwrap())
-            .await
-            .unwrap_err();
-        assert!(
-            error.to_string().starts_with("daemon library not linked"),
-            "{error}"
+    async fn a_data_dir_held_by_another_daemon_exits_2_naming_its_pid() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = ServeConfig {
+            data_dir: dir.path().to_owned(),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            allow_remote: false,
+        };
+        let first =
+            purser_daemon::Daemon::start(config.clone(), Arc::new(purser_daemon::SystemClock))
+                .await
+                .unwrap();
+        let failure = failure_of(run_daemon(config).await.unwrap_err());
+        assert_eq!(failure.exit(), Exit::Usage);
+        let pid = std::process::id();
+        assert_eq!(
+            failure.text(),
+            format!(
+                "purser: another Purser daemon (pid {pid}) holds {}: stop it first (`kill {pid}`) or use --data-dir",
+                dir.path().display()
+            )
         );
+        first.shutdown().await;
+    }
+
+    #[test]
+    fn other_failures_exit_1() {
+        let failure = failure_of(anyhow::anyhow!("the disk is on fire"));
+        assert_eq!(failure.exit(), Exit::Failed);
+        assert_eq!(failure.text(), "purser: the disk is on fire");
     }
 }

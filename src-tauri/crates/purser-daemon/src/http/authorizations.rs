@@ -37,7 +37,7 @@ pub(crate) async fn create(
     let slot = reserve_if_waiting(&state, &agent, wait)?;
     tracing::debug!(request_id = %request.request_id, amount = %request.amount, "deciding");
     let authorization = state.authorizer().authorize(request).await?;
-    tracing::info!(id = %authorization.id, status = authorization.status.as_str(), "decided");
+    tracing::debug!(id = %authorization.id, status = authorization.status.as_str(), "decided");
     let authorization = match slot {
         Some(slot) => settle(&state, &agent, authorization, slot, Instant::now() + wait).await?,
         None => authorization,

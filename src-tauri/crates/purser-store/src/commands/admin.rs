@@ -27,10 +27,10 @@ impl Batch<'_> {
         sqlx::query("UPDATE kill_switch SET engaged = 1, reason = ?1, changed_at = ?2 WHERE id = 1")
             .bind(reason.as_deref())
             .bind(to_micros(now))
-            .execute(&mut *self.conn)
+            .execute(self.sql().await?)
             .await?;
         self.scratch.gov.kill_switch = KillSwitchState { engaged: true, reason: reason.clone(), changed_at: Some(now) };
-        self.audit(now, AuditKind::Kill, None, None, json!({ "engaged": true, "reason": reason })).await?;
+        self.audit(now, AuditKind::Kill, None, None, json!({ "engaged": true, "reason": reason }))?;
         self.cancel_pending(now).await
     }
 
@@ -38,18 +38,18 @@ impl Batch<'_> {
         let now = self.now();
         sqlx::query("UPDATE kill_switch SET engaged = 0, reason = NULL, changed_at = ?1 WHERE id = 1")
             .bind(to_micros(now))
-            .execute(&mut *self.conn)
+            .execute(self.sql().await?)
             .await?;
         let state = KillSwitchState { engaged: false, reason: None, changed_at: Some(now) };
         self.scratch.gov.kill_switch = state.clone();
-        self.audit(now, AuditKind::Resume, None, None, json!({ "engaged": false })).await?;
+        self.audit(now, AuditKind::Resume, None, None, json!({ "engaged": false }))?;
         Ok(state)
     }
 
     async fn agent_record(&mut self, name: &AgentName) -> Result<AgentRecord, Failure> {
         let row = sqlx::query(&format!("SELECT {AGENT_COLUMNS} FROM agents WHERE name = ?1"))
             .bind(name.as_str())
-            .fetch_optional(&mut *self.conn)
+            .fetch_optional(self.sql().await?)
             .await?;
         match row {
             Some(row) => Ok(agent_from_row(&row)?),
@@ -71,7 +71,7 @@ impl Batch<'_> {
         }
         let taken = sqlx::query("SELECT 1 FROM agents WHERE token_hash = ?1")
             .bind(&token_hash[..])
-            .fetch_optional(&mut *self.conn)
+            .fetch_optional(self.sql().await?)
             .await?;
         if taken.is_some() {
             return reject(StoreError::InvalidInput("that token is already issued to another agent".into()));
@@ -81,11 +81,11 @@ impl Batch<'_> {
             .bind(profile.as_ref().map(ProfileName::as_str))
             .bind(&token_hash[..])
             .bind(to_micros(now))
-            .execute(&mut *self.conn)
+            .execute(self.sql().await?)
             .await?;
         self.scratch.gov.agents.insert(name.clone(), AgentStatus::Active);
         let body = json!({ "action": "add", "agent": name, "profile": profile, "status": "active" });
-        self.audit(now, AuditKind::AgentChange, Some(name.as_str()), None, body).await?;
+        self.audit(now, AuditKind::AgentChange, Some(name.as_str()), None, body)?;
         Ok(AgentRecord { name, profile, status: AgentStatus::Active, created_at: now })
     }
 
@@ -106,7 +106,7 @@ impl Batch<'_> {
         sqlx::query("UPDATE agents SET status = ?2 WHERE name = ?1")
             .bind(name.as_str())
             .bind(status.as_str())
-            .execute(&mut *self.conn)
+            .execute(self.sql().await?)
             .await?;
         self.scratch.gov.agents.insert(name.clone(), status);
         let action = match status {
@@ -115,7 +115,7 @@ impl Batch<'_> {
             AgentStatus::Revoked => "revoke",
         };
         let body = json!({ "action": action, "agent": name, "status": status.as_str() });
-        self.audit(now, AuditKind::AgentChange, Some(name.as_str()), None, body).await?;
+        self.audit(now, AuditKind::AgentChange, Some(name.as_str()), None, body)?;
         self.agent_record(name).await
     }
 
@@ -131,10 +131,10 @@ impl Batch<'_> {
         sqlx::query("UPDATE agents SET profile = ?2 WHERE name = ?1")
             .bind(name.as_str())
             .bind(profile.as_ref().map(ProfileName::as_str))
-            .execute(&mut *self.conn)
+            .execute(self.sql().await?)
             .await?;
         let body = json!({ "action": "profile", "agent": name, "profile": profile });
-        self.audit(now, AuditKind::AgentChange, Some(name.as_str()), None, body).await?;
+        self.audit(now, AuditKind::AgentChange, Some(name.as_str()), None, body)?;
         self.agent_record(name).await
     }
 
@@ -148,7 +148,7 @@ impl Batch<'_> {
             .bind(&text)
             .bind(to_micros(now))
             .bind(&applied_by)
-            .execute(&mut *self.conn)
+            .execute(self.sql().await?)
             .await?;
         self.scratch.gov.policy = Arc::new(policy);
         self.scratch.gov.policy_version = version;
@@ -159,13 +159,13 @@ impl Batch<'_> {
             "sha256": hex::encode(Sha256::digest(text.as_bytes())),
             "text": text,
         });
-        self.audit(now, AuditKind::PolicyChange, None, None, body).await?;
+        self.audit(now, AuditKind::PolicyChange, None, None, body)?;
         Ok(version)
     }
 
     pub(super) async fn budget(&mut self, agent: &AgentName, session: Option<SessionId>) -> Result<Vec<BudgetLine>, Failure> {
         let now = self.now();
-        self.scratch.ensure_session(&mut self.state.sessions, self.conn, agent, session.as_ref()).await?;
+        self.ensure_session(agent, session.as_ref()).await?;
         let policy = Arc::clone(&self.scratch.gov.policy);
         let view = View { base: &*self.state, scratch: &self.scratch };
         Ok(budget_lines(&policy, agent, session.as_ref(), &view, now))
@@ -174,7 +174,7 @@ impl Batch<'_> {
     pub(super) async fn status(&mut self) -> Result<StoreStatus, Failure> {
         let now = self.now();
         let pending = sqlx::query("SELECT COUNT(*) FROM authorizations WHERE status = 'pending'")
-            .fetch_one(&mut *self.conn)
+            .fetch_one(self.sql().await?)
             .await?
             .try_get::<i64, _>(0)?;
         let gov = &self.scratch.gov;

@@ -10,23 +10,26 @@
 mod admin;
 mod requests;
 
+use std::collections::HashMap;
+
 use purser_core::{
-    AgentName, Amount, BudgetLine, CaptureMode, Clock, Policy, ProfileName, SessionId, Timestamp,
+    AgentName, Amount, BudgetLine, CaptureMode, Clock, Policy, ProfileName, RequestId, SessionId, Timestamp,
 };
 use serde_json::Value;
-use sqlx::SqliteConnection;
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 use tokio::sync::oneshot;
 
 use crate::StoreError;
 use crate::audit::{self, NewAuditRow};
+use crate::bulk::{self, AuthorizationRow, LedgerRow, PendingWrites};
 use crate::canonical::PreparedRequest;
-use crate::ledger_index::{LedgerDelta, Sums};
+use crate::ledger_index::{LedgerDelta, Sums, bucket_of};
 use crate::records::{
     AgentRecord, AgentStatus, AuditKind, Authorization, GrantChoice, KillSwitchState, StoreStatus,
     UsageTotals,
 };
 use crate::rows::{AUTHORIZATION_COLUMNS, authorization_from_row, to_micros};
-use crate::session_totals::session_column;
+use crate::session_totals::{self, SessionKey, session_column};
 use crate::state::{Scratch, State};
 
 /// Where a command's answer goes.
@@ -129,6 +132,16 @@ impl Command {
         matches!(self, Command::ApplyPolicy { .. })
     }
 
+    /// The idempotency key of a request command.
+    fn request_key(&self) -> Option<(&AgentName, &RequestId)> {
+        match self {
+            Command::Authorize { request, .. } | Command::RecordUsage { request, .. } => {
+                Some((&request.request.agent, &request.request.request_id))
+            }
+            _ => None,
+        }
+    }
+
     pub(crate) async fn execute(self, batch: &mut Batch<'_>) -> Step {
         match self {
             Command::Authorize { request, reply } => settle(reply, batch.authorize(request).await),
@@ -180,14 +193,114 @@ impl Command {
     }
 }
 
+/// An earlier authorization with the same `(agent, request_id)`: its fingerprint and
+/// record.
+pub(crate) type Replay = ([u8; 32], Authorization);
+
 /// One batch in progress: the writer's connection inside an open transaction, the
-/// committed state and the batch's scratch.
+/// committed state, the batch's scratch and its buffered INSERTs.
 #[derive(Debug)]
 pub(crate) struct Batch<'a> {
-    pub conn: &'a mut SqliteConnection,
-    pub state: &'a mut State,
+    conn: &'a mut SqliteConnection,
+    state: &'a mut State,
     pub scratch: Scratch,
-    pub clock: &'a dyn Clock,
+    clock: &'a dyn Clock,
+    writes: PendingWrites,
+    /// Earlier authorizations for the keys of this batch's requests.
+    replays: HashMap<(AgentName, RequestId), Replay>,
+    /// `replays` answers for every key of the batch: nothing has changed a stored
+    /// authorization since it was filled. Otherwise replays are looked up in SQL.
+    replays_complete: bool,
+    /// Keys that more than one request of this batch carries: only their new records
+    /// need remembering for a replay within the batch.
+    repeated_keys: Vec<(AgentName, RequestId)>,
+}
+
+/// Keys looked up per prefetch query at most.
+const PREFETCH_CHUNK: usize = 128;
+
+impl<'a> Batch<'a> {
+    pub(crate) fn new(conn: &'a mut SqliteConnection, state: &'a mut State, clock: &'a dyn Clock) -> Batch<'a> {
+        let scratch = Scratch::new(state);
+        Batch {
+            conn,
+            state,
+            scratch,
+            clock,
+            writes: PendingWrites::default(),
+            replays: HashMap::new(),
+            replays_complete: false,
+            repeated_keys: Vec::new(),
+        }
+    }
+
+    /// Looks up, in one query per chunk, every earlier authorization with the key of
+    /// one of `commands`' requests, so that new requests need no query of their own.
+    pub(crate) async fn prefetch_replays(&mut self, commands: &[Command]) -> Result<(), StoreError> {
+        let keys: Vec<(&AgentName, &RequestId)> = commands.iter().filter_map(Command::request_key).collect();
+        let mut seen = std::collections::HashSet::with_capacity(keys.len());
+        for key in &keys {
+            if !seen.insert(*key) {
+                self.repeated_keys.push((key.0.clone(), key.1.clone()));
+            }
+        }
+        for chunk in keys.chunks(PREFETCH_CHUNK) {
+            // Padded to a power of two (repeating a key) so few statement shapes exist.
+            let padded = chunk.len().next_power_of_two();
+            let mut query = QueryBuilder::<Sqlite>::new(format!(
+                "SELECT {AUTHORIZATION_COLUMNS}, params_hash FROM authorizations WHERE (agent, request_id) IN ("
+            ));
+            query.push_values(chunk.iter().cycle().take(padded), |mut row, (agent, request_id)| {
+                row.push_bind(agent.as_str()).push_bind(request_id.as_str());
+            });
+            query.push(")");
+            for row in query.build().fetch_all(&mut *self.conn).await? {
+                let record = authorization_from_row(&row)?;
+                let hash: Vec<u8> = row.try_get(11)?;
+                let hash: [u8; 32] = hash
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt(format!("params_hash of {} is not 32 bytes", record.id)))?;
+                self.replays.insert((record.agent.clone(), record.request_id.clone()), (hash, record));
+            }
+        }
+        self.replays_complete = true;
+        Ok(())
+    }
+
+    /// Writes the buffered rows (before any other statement, and before COMMIT).
+    pub(crate) async fn flush(&mut self) -> Result<(), sqlx::Error> {
+        if self.writes.is_empty() {
+            return Ok(());
+        }
+        self.writes.flush(self.conn).await
+    }
+
+    /// Writes what is still buffered and the batch's ledger changes to the bucket
+    /// summary: the last step before COMMIT.
+    pub(crate) async fn finish(&mut self) -> Result<(), sqlx::Error> {
+        self.flush().await?;
+        let mut totals: std::collections::BTreeMap<(&str, &str, i64), Sums> = std::collections::BTreeMap::new();
+        for delta in &self.scratch.deltas {
+            let key = (delta.agent.as_str(), delta.currency.as_str(), bucket_of(delta.at_micros));
+            totals.entry(key).or_default().add(delta.change);
+        }
+        let totals: Vec<(String, String, i64, Sums)> = totals
+            .into_iter()
+            .filter(|(_, change)| *change != Sums::default())
+            .map(|((agent, currency, bucket), change)| (agent.to_owned(), currency.to_owned(), bucket, change))
+            .collect();
+        bulk::add_to_buckets(self.conn, &totals).await
+    }
+
+    /// The connection for a statement of its own, after the buffered rows.
+    async fn sql(&mut self) -> Result<&mut SqliteConnection, Failure> {
+        self.flush().await?;
+        Ok(&mut *self.conn)
+    }
+
+    pub(crate) fn into_scratch(self) -> Scratch {
+        self.scratch
+    }
 }
 
 pub(crate) fn capture_str(capture: CaptureMode) -> &'static str {
@@ -222,7 +335,7 @@ impl Batch<'_> {
     async fn find(&mut self, id: &str) -> Result<Option<Authorization>, Failure> {
         let row = sqlx::query(&format!("SELECT {AUTHORIZATION_COLUMNS} FROM authorizations WHERE id = ?1"))
             .bind(id)
-            .fetch_optional(&mut *self.conn)
+            .fetch_optional(self.sql().await?)
             .await?;
         Ok(row.as_ref().map(authorization_from_row).transpose()?)
     }
@@ -235,42 +348,40 @@ impl Batch<'_> {
         }
     }
 
-    async fn insert_authorization(&mut self, record: &Authorization, request: &PreparedRequest) -> Result<(), Failure> {
-        let reasons = encode_text(&record.reasons)?;
-        sqlx::query(
-            "INSERT INTO authorizations (id, agent, request_id, kind, params_hash, request, status, \
-             reason_code, reasons, decided_by, amount_micros, captured_micros, currency, merchant, \
-             session_id, capture, policy_version, expires_at, created_at, decided_at, grant_id) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
-        )
-        .bind(&record.id)
-        .bind(record.agent.as_str())
-        .bind(record.request_id.as_str())
-        .bind(kind_str(record))
-        .bind(&request.params_hash[..])
-        .bind(&request.json)
-        .bind(record.status.as_str())
-        .bind(record.reason().map_or("", |r| r.code.as_str()))
-        .bind(reasons)
-        .bind(record.decided_by.map(|d| d.as_str()))
-        .bind(record.amount.micros())
-        .bind(record.captured_amount.map(Amount::micros))
-        .bind(record.currency.as_str())
-        .bind(record.merchant.as_str())
-        .bind(record.session_id.as_ref().map(SessionId::as_str))
-        .bind(capture_str(record.capture))
-        .bind(i64::from(record.policy_version))
-        .bind(record.expires_at.map(to_micros))
-        .bind(to_micros(record.created_at))
-        .bind(record.decided_at.map(to_micros))
-        .bind(record.grant_id.as_deref())
-        .execute(&mut *self.conn)
-        .await?;
+    /// Buffers a new authorization row and remembers it for replays in this batch.
+    fn insert_authorization(&mut self, record: &Authorization, request: &PreparedRequest) -> Result<(), Failure> {
+        self.writes.authorizations.push(AuthorizationRow {
+            id: record.id.clone(),
+            agent: record.agent.as_str().to_owned(),
+            request_id: record.request_id.as_str().to_owned(),
+            kind: kind_str(record),
+            params_hash: request.params_hash,
+            request: request.json.clone(),
+            status: record.status.as_str(),
+            reason_code: record.reason().map_or("", |r| r.code.as_str()),
+            reasons: encode_text(&record.reasons)?,
+            decided_by: record.decided_by.map(|d| d.as_str()),
+            amount_micros: record.amount.micros(),
+            currency: record.currency.as_str().to_owned(),
+            merchant: record.merchant.as_str().to_owned(),
+            session_id: record.session_id.as_ref().map(|s| s.as_str().to_owned()),
+            capture: capture_str(record.capture),
+            policy_version: i64::from(record.policy_version),
+            expires_at: record.expires_at.map(to_micros),
+            created_at: to_micros(record.created_at),
+            decided_at: record.decided_at.map(to_micros),
+            grant_id: record.grant_id.clone(),
+        });
+        let key = (record.agent.clone(), record.request_id.clone());
+        if self.repeated_keys.contains(&key) {
+            self.replays.insert(key, (request.params_hash, record.clone()));
+        }
         Ok(())
     }
 
     /// Writes the decision fields of `record` back to its row.
     async fn update_authorization(&mut self, record: &Authorization) -> Result<(), Failure> {
+        self.replays_complete = false;
         let reasons = encode_text(&record.reasons)?;
         sqlx::query(
             "UPDATE authorizations SET status = ?2, reason_code = ?3, reasons = ?4, decided_by = ?5, \
@@ -287,33 +398,29 @@ impl Batch<'_> {
         .bind(record.expires_at.map(to_micros))
         .bind(record.decided_at.map(to_micros))
         .bind(record.grant_id.as_deref())
-        .execute(&mut *self.conn)
+        .execute(self.sql().await?)
         .await?;
         Ok(())
     }
 
     /// Counts an approval against every budget at `at`: spent for auto capture and
     /// usage, held for a manual hold.
-    async fn commit_money(&mut self, record: &Authorization, at: Timestamp) -> Result<(), Failure> {
+    fn commit_money(&mut self, record: &Authorization, at: Timestamp) {
         let micros = record.amount.micros();
         let change = match record.capture {
             CaptureMode::Manual if !record.is_usage() => Sums { spent: 0, held: micros },
             _ => Sums { spent: micros, held: 0 },
         };
-        sqlx::query(
-            "INSERT INTO ledger (authorization_id, agent, session_key, currency, kind, at, spent_micros, held_micros) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )
-        .bind(&record.id)
-        .bind(record.agent.as_str())
-        .bind(session_column(record.session_id.as_ref()))
-        .bind(record.currency.as_str())
-        .bind(kind_str(record))
-        .bind(to_micros(at))
-        .bind(change.spent)
-        .bind(change.held)
-        .execute(&mut *self.conn)
-        .await?;
+        self.writes.ledger.push(LedgerRow {
+            authorization_id: record.id.clone(),
+            agent: record.agent.as_str().to_owned(),
+            session_key: session_column(record.session_id.as_ref()).to_owned(),
+            currency: record.currency.as_str().to_owned(),
+            kind: kind_str(record),
+            at: to_micros(at),
+            spent_micros: change.spent,
+            held_micros: change.held,
+        });
         self.scratch.deltas.push(LedgerDelta {
             agent: record.agent.clone(),
             session: record.session_id.clone(),
@@ -324,7 +431,6 @@ impl Batch<'_> {
         if !record.is_usage() {
             self.scratch.approvals.push((record.agent.clone(), to_micros(at)));
         }
-        Ok(())
     }
 
     /// Ends a hold: `captured` becomes spent and the rest of what was held is released.
@@ -334,7 +440,7 @@ impl Batch<'_> {
             "SELECT at, held_micros FROM ledger WHERE authorization_id = ?1",
         )
         .bind(&record.id)
-        .fetch_optional(&mut *self.conn)
+        .fetch_optional(self.sql().await?)
         .await?;
         let Some((at_micros, held)) = row else {
             return Err(Failure::Fatal(StoreError::Corrupt(format!("hold {} has no ledger row", record.id))));
@@ -351,7 +457,7 @@ impl Batch<'_> {
         )
         .bind(&record.id)
         .bind(captured.micros())
-        .execute(&mut *self.conn)
+        .execute(self.sql().await?)
         .await?;
         self.scratch.deltas.push(LedgerDelta {
             agent: record.agent.clone(),
@@ -363,7 +469,7 @@ impl Batch<'_> {
         Ok(Amount::from_micros(held - captured.micros()).unwrap_or(Amount::ZERO))
     }
 
-    async fn audit(
+    fn audit(
         &mut self,
         at: Timestamp,
         kind: AuditKind,
@@ -372,13 +478,13 @@ impl Batch<'_> {
         body: Value,
     ) -> Result<(), Failure> {
         let row = NewAuditRow { at, kind, agent, authorization_id, body };
-        audit::append(self.conn, &mut self.scratch.gov.audit_head, row).await?;
+        self.writes.audit.push(audit::chain(&mut self.scratch.gov.audit_head, row));
         Ok(())
     }
 
     /// Audits an event of one authorization: the record as it now stands, plus `extra`
     /// fields about the event.
-    async fn audit_authorization(
+    fn audit_authorization(
         &mut self,
         at: Timestamp,
         kind: AuditKind,
@@ -391,6 +497,18 @@ impl Batch<'_> {
                 map.insert((*key).to_owned(), value.clone());
             }
         }
-        self.audit(at, kind, Some(record.agent.as_str()), Some(&record.id), body).await
+        self.audit(at, kind, Some(record.agent.as_str()), Some(&record.id), body)
+    }
+
+    /// Makes sure [`crate::state::View`] can answer for this session: cached, or
+    /// loaded now (after the buffered rows, so the load includes them).
+    async fn ensure_session(&mut self, agent: &AgentName, session: Option<&SessionId>) -> Result<(), Failure> {
+        let key: SessionKey = (agent.clone(), session.cloned());
+        if self.scratch.sessions_loaded.contains_key(&key) || self.state.sessions.touch(&key) {
+            return Ok(());
+        }
+        let totals = session_totals::load_session(self.sql().await?, agent, session).await?;
+        self.scratch.sessions_loaded.insert(key, (totals, self.scratch.deltas.len()));
+        Ok(())
     }
 }

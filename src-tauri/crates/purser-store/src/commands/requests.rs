@@ -5,13 +5,13 @@ use std::sync::Arc;
 
 use purser_core::engine::{budget_lines, decide, decide_on_approval};
 use purser_core::{
-    AgentName, Amount, AuthorizationStatus, BudgetScope, CaptureMode, DecisionStatus, GrantScope, LedgerView,
+    AgentName, Amount, AuthorizationStatus, RequestId, BudgetScope, CaptureMode, DecisionStatus, GrantScope, LedgerView,
     Reason, ReasonCode, StandingGrant, Timestamp, Window,
 };
 use serde_json::Value;
 use sqlx::Row;
 
-use super::{Batch, Failure, reject};
+use super::{Batch, Failure, Replay, reject};
 use crate::StoreError;
 use crate::canonical::PreparedRequest;
 use crate::ids::new_id;
@@ -31,26 +31,35 @@ impl Batch<'_> {
         View { base: &*self.state, scratch: &self.scratch }
     }
 
-    async fn ensure_session_of(&mut self, agent: &AgentName, session: Option<&purser_core::SessionId>) -> Result<(), Failure> {
-        self.scratch.ensure_session(&mut self.state.sessions, self.conn, agent, session).await?;
-        Ok(())
-    }
-
     /// The stored authorization for an idempotent replay, or the conflict.
     async fn replay(&mut self, request: &PreparedRequest) -> Result<Option<Authorization>, Failure> {
+        let key = (request.request.agent.clone(), request.request.request_id.clone());
+        let found = if self.replays_complete {
+            self.replays.get(&key).cloned()
+        } else {
+            self.select_replay(&key.0, &key.1).await?
+        };
+        match found {
+            None => Ok(None),
+            Some((hash, stored)) if hash == request.params_hash => Ok(Some(stored)),
+            Some(_) => reject(StoreError::IdempotencyConflict),
+        }
+    }
+
+    async fn select_replay(&mut self, agent: &AgentName, request_id: &RequestId) -> Result<Option<Replay>, Failure> {
         let row = sqlx::query(&format!(
             "SELECT {AUTHORIZATION_COLUMNS}, params_hash FROM authorizations WHERE agent = ?1 AND request_id = ?2"
         ))
-        .bind(request.request.agent.as_str())
-        .bind(request.request.request_id.as_str())
-        .fetch_optional(&mut *self.conn)
+        .bind(agent.as_str())
+        .bind(request_id.as_str())
+        .fetch_optional(self.sql().await?)
         .await?;
         let Some(row) = row else { return Ok(None) };
-        let stored_hash: Vec<u8> = row.try_get(11)?;
-        if stored_hash != request.params_hash {
-            return reject(StoreError::IdempotencyConflict);
-        }
-        Ok(Some(authorization_from_row(&row)?))
+        let hash: Vec<u8> = row.try_get(11)?;
+        let hash: [u8; 32] = hash
+            .try_into()
+            .map_err(|_| Failure::Fatal(StoreError::Corrupt("a params_hash is not 32 bytes".into())))?;
+        Ok(Some((hash, authorization_from_row(&row)?)))
     }
 
     pub(super) async fn authorize(&mut self, request: PreparedRequest) -> Result<Authorization, Failure> {
@@ -66,7 +75,7 @@ impl Batch<'_> {
         if !self.scratch.gov.agents.contains_key(&request.agent) {
             return reject(StoreError::NotFound(format!("agent {}", request.agent)));
         }
-        self.ensure_session_of(&request.agent, request.session_id.as_ref()).await?;
+        self.ensure_session(&request.agent, request.session_id.as_ref()).await?;
         let policy = Arc::clone(&self.scratch.gov.policy);
         let decision = decide(&policy, request, &self.view(), now);
         let status = AuthorizationStatus::from(decision.status);
@@ -95,12 +104,12 @@ impl Batch<'_> {
             created_at: now,
             decided_at: decided.then_some(now),
         };
-        self.insert_authorization(&record, &prepared).await?;
+        self.insert_authorization(&record, &prepared)?;
         if status == AuthorizationStatus::Approved {
-            self.commit_money(&record, now).await?;
+            self.commit_money(&record, now);
         }
         let kind = if record.is_usage() { AuditKind::Usage } else { AuditKind::Request };
-        self.audit_authorization(now, kind, &record, &[]).await?;
+        self.audit_authorization(now, kind, &record, &[])?;
         Ok(record)
     }
 
@@ -109,7 +118,7 @@ impl Batch<'_> {
             Some(stored) => stored,
             None => self.decide_new(request).await?,
         };
-        self.ensure_session_of(&record.agent, record.session_id.as_ref()).await?;
+        self.ensure_session(&record.agent, record.session_id.as_ref()).await?;
         let now = self.now();
         let policy = Arc::clone(&self.scratch.gov.policy);
         let view = self.view();
@@ -139,7 +148,7 @@ impl Batch<'_> {
                 "authorization {id} expired unanswered at {deadline}; the agent must ask again"
             )));
         }
-        self.ensure_session_of(&record.agent, record.session_id.as_ref()).await?;
+        self.ensure_session(&record.agent, record.session_id.as_ref()).await?;
         let policy = Arc::clone(&self.scratch.gov.policy);
         let decision = decide_on_approval(&policy, &record.request(), record.created_at, &self.view(), now);
         let approved = decision.status == DecisionStatus::Approved;
@@ -152,10 +161,10 @@ impl Batch<'_> {
         record.expires_at = if approved { decision.expires_at } else { None };
         self.update_authorization(&record).await?;
         if !approved {
-            self.audit_authorization(now, AuditKind::Denial, &record, &[]).await?;
+            self.audit_authorization(now, AuditKind::Denial, &record, &[])?;
             return Ok(record);
         }
-        self.commit_money(&record, now).await?;
+        self.commit_money(&record, now);
         let grant = match choice {
             GrantChoice::Once => None,
             GrantChoice::For(duration) => Some(GrantScope::Until(now + duration.to_chrono())),
@@ -169,7 +178,7 @@ impl Batch<'_> {
             }
             None => Value::Null,
         };
-        self.audit_authorization(now, AuditKind::Approval, &record, &[("grant", grant_json)]).await?;
+        self.audit_authorization(now, AuditKind::Approval, &record, &[("grant", grant_json)])?;
         Ok(record)
     }
 
@@ -201,7 +210,7 @@ impl Batch<'_> {
         .bind(session)
         .bind(&record.id)
         .bind(to_micros(now))
-        .execute(&mut *self.conn)
+        .execute(self.sql().await?)
         .await?;
         self.scratch.gov.grants.entry(grant.agent.clone()).or_default().push(grant.clone());
         Ok(grant)
@@ -224,7 +233,7 @@ impl Batch<'_> {
         record.expires_at = None;
         self.update_authorization(&record).await?;
         let note = note.map_or(Value::Null, Value::String);
-        self.audit_authorization(now, AuditKind::Denial, &record, &[("note", note)]).await?;
+        self.audit_authorization(now, AuditKind::Denial, &record, &[("note", note)])?;
         Ok(record)
     }
 
@@ -260,7 +269,7 @@ impl Batch<'_> {
         record.expires_at = None;
         self.update_authorization(&record).await?;
         let extra = [("captured", amount_json(captured)), ("released", amount_json(released))];
-        self.audit_authorization(now, AuditKind::Capture, &record, &extra).await?;
+        self.audit_authorization(now, AuditKind::Capture, &record, &extra)?;
         Ok(record)
     }
 
@@ -286,7 +295,7 @@ impl Batch<'_> {
         record.status = AuthorizationStatus::Voided;
         record.expires_at = None;
         self.update_authorization(&record).await?;
-        self.audit_authorization(now, AuditKind::Void, &record, &[extra]).await?;
+        self.audit_authorization(now, AuditKind::Void, &record, &[extra])?;
         Ok(record)
     }
 
@@ -299,7 +308,7 @@ impl Batch<'_> {
         ))
         .bind(to_micros(now))
         .bind(MAX_EXPIRIES_PER_CALL)
-        .fetch_all(&mut *self.conn)
+        .fetch_all(self.sql().await?)
         .await?;
         let due = rows.iter().map(authorization_from_row).collect::<Result<Vec<_>, _>>()?;
         let mut changed = Vec::with_capacity(due.len());
@@ -324,7 +333,7 @@ impl Batch<'_> {
         record.decided_by = Some(DecidedBy::Timeout);
         record.decided_at = Some(now);
         self.update_authorization(&record).await?;
-        self.audit_authorization(now, AuditKind::Expiry, &record, &[]).await?;
+        self.audit_authorization(now, AuditKind::Expiry, &record, &[])?;
         Ok(record)
     }
 
@@ -333,7 +342,7 @@ impl Batch<'_> {
         let released = self.end_hold(&record, Amount::ZERO).await?;
         record.status = AuthorizationStatus::Voided;
         self.update_authorization(&record).await?;
-        self.audit_authorization(now, AuditKind::Lapse, &record, &[("released", amount_json(released))]).await?;
+        self.audit_authorization(now, AuditKind::Lapse, &record, &[("released", amount_json(released))])?;
         Ok(record)
     }
 
@@ -342,7 +351,7 @@ impl Batch<'_> {
         let rows = sqlx::query(&format!(
             "SELECT {AUTHORIZATION_COLUMNS} FROM authorizations WHERE status = 'pending' ORDER BY created_at"
         ))
-        .fetch_all(&mut *self.conn)
+        .fetch_all(self.sql().await?)
         .await?;
         let pending = rows.iter().map(authorization_from_row).collect::<Result<Vec<_>, _>>()?;
         let mut cancelled = Vec::with_capacity(pending.len());
@@ -355,7 +364,7 @@ impl Batch<'_> {
             record.decided_by = Some(DecidedBy::KillSwitch);
             record.decided_at = Some(now);
             self.update_authorization(&record).await?;
-            self.audit_authorization(now, AuditKind::Cancel, &record, &[]).await?;
+            self.audit_authorization(now, AuditKind::Cancel, &record, &[])?;
             cancelled.push(record);
         }
         Ok(cancelled)
