@@ -1,11 +1,14 @@
 // Vite builds the console into ui/dist, which the Tauri shell loads (frontendDist
 // "../ui/dist"; devUrl http://localhost:5173). vitest shares this file.
 import { defineConfig } from 'vitest/config';
+import { fileURLToPath } from 'node:url';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 
 export default defineConfig({
   plugins: [svelte()],
   clearScreen: false,
+  // Keep Vite's and vitest's caches in ui/node_modules, whatever the working directory.
+  cacheDir: fileURLToPath(new URL('./node_modules/.vite', import.meta.url)),
   server: {
     // The Tauri shell's devUrl is http://localhost:5173.
     port: 5173,

@@ -101,12 +101,19 @@ impl TrayState {
 }
 
 /// The tray icon and the items whose text or state changes.
-#[derive(Debug)]
 pub struct Tray {
     icon: TrayIcon,
     pending: MenuItem<Wry>,
     kill: MenuItem<Wry>,
     resume: MenuItem<Wry>,
+}
+
+impl std::fmt::Debug for Tray {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tray")
+            .field("id", self.icon.id())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Creates the tray and shows the current state. Without a tray (no system tray on this

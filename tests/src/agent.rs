@@ -159,7 +159,9 @@ pub fn budget_line<'a>(budget: &'a Value, scope: &str, window: &str, currency: &
         .as_array()
         .unwrap_or_else(|| panic!("no budgets array in {budget}"))
         .iter()
-        .find(|line| line["scope"] == scope && line["window"] == window && line["currency"] == currency)
+        .find(|line| {
+            line["scope"] == scope && line["window"] == window && line["currency"] == currency
+        })
         .unwrap_or_else(|| panic!("no {scope} {window} {currency} line in {budget}"))
 }
 

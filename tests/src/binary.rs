@@ -47,7 +47,13 @@ fn build() -> PathBuf {
     );
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .map(|dir| if dir.is_relative() { root.join(dir) } else { dir })
+        .map(|dir| {
+            if dir.is_relative() {
+                root.join(dir)
+            } else {
+                dir
+            }
+        })
         .unwrap_or_else(|| root.join("target"));
     let binary = target.join("debug").join("purser");
     assert!(

@@ -99,6 +99,27 @@ impl TestDaemon {
         self.running().stderr.lock().unwrap().clone()
     }
 
+    /// The last `lines` lines the daemon logged, for failure messages.
+    pub fn log_tail(&self, lines: usize) -> String {
+        let log = self.stderr();
+        let all: Vec<&str> = log.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
+    /// Polls `condition` every 50 ms until it holds; after `timeout`, panics with `what`
+    /// and the daemon's recent log.
+    pub fn wait_until(&self, timeout: Duration, what: &str, mut condition: impl FnMut() -> bool) {
+        let deadline = Instant::now() + timeout;
+        while !condition() {
+            assert!(
+                Instant::now() < deadline,
+                "timed out after {timeout:?} waiting for {what}; the daemon's log ends:\n{}",
+                self.log_tail(40)
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// `purser --data-dir DIR ARGS…`, its output whatever the exit code.
     pub fn cli(&self, args: &[&str]) -> Output {
         purser_command(&self.data_dir)
@@ -126,8 +147,12 @@ impl TestDaemon {
         let mut all = vec!["--json"];
         all.extend_from_slice(args);
         let stdout = self.cli_ok(&all);
-        serde_json::from_str(&stdout)
-            .unwrap_or_else(|error| panic!("purser {} printed no JSON ({error}): {stdout}", all.join(" ")))
+        serde_json::from_str(&stdout).unwrap_or_else(|error| {
+            panic!(
+                "purser {} printed no JSON ({error}): {stdout}",
+                all.join(" ")
+            )
+        })
     }
 
     /// Writes `text` to a new file beside (not inside) the data dir; its path.

@@ -129,8 +129,14 @@ impl<'a> Request<'a> {
         // failed write is then not the test's failure, the answer is what counts.
         let _ = stream.write_all(&bytes).and_then(|()| stream.flush());
         let raw = read_to_end_tolerant(&mut stream, self.timeout);
-        parse_response(&raw)
-            .unwrap_or_else(|| panic!("no complete HTTP response to {} {}: {:?}", self.method, self.target, String::from_utf8_lossy(&raw)))
+        parse_response(&raw).unwrap_or_else(|| {
+            panic!(
+                "no complete HTTP response to {} {}: {:?}",
+                self.method,
+                self.target,
+                String::from_utf8_lossy(&raw)
+            )
+        })
     }
 }
 
@@ -213,7 +219,8 @@ mod tests {
 
     #[test]
     fn parses_length_and_chunked_bodies() {
-        let plain = parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-A: b\r\n\r\n{}").unwrap();
+        let plain =
+            parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-A: b\r\n\r\n{}").unwrap();
         assert_eq!(plain.status, 200);
         assert_eq!(plain.body, b"{}");
         assert_eq!(plain.header("x-a"), Some("b"));

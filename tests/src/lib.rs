@@ -20,7 +20,7 @@ pub mod daemon;
 pub mod http;
 pub mod watch;
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
@@ -35,15 +35,6 @@ pub fn assert_error(answer: &(u16, Value), status: u16, code: &str) {
     assert_eq!(body["error"]["code"], code, "{body}");
     let message = body["error"]["message"].as_str().unwrap_or("");
     assert!(!message.is_empty(), "an error says what is wrong: {body}");
-}
-
-/// Polls `condition` every 50 ms until it holds; panics with `what` after `timeout`.
-pub fn wait_until(timeout: Duration, what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// A profile's `hours` (UTC) that exclude the present moment by 11 hours or more, so a
@@ -82,7 +73,10 @@ mod tests {
     #[test]
     fn schedule_hours_are_a_valid_single_day_window() {
         let hours = hours_excluding_now();
-        assert!(hours.starts_with("{ days = \"mon-sun\", from = \""), "{hours}");
+        assert!(
+            hours.starts_with("{ days = \"mon-sun\", from = \""),
+            "{hours}"
+        );
         let quoted: Vec<&str> = hours.split('"').collect();
         let hour = |text: &str| -> u32 { text.strip_suffix(":00").unwrap().parse().unwrap() };
         let (from, to) = (hour(quoted[3]), hour(quoted[5]));

@@ -97,21 +97,24 @@ fn a_revoked_token_is_refused_everywhere() {
 #[test]
 fn tokens_are_shown_once_and_names_are_unique() {
     let first = DAEMON.add_agent("unique-bot");
-    assert!(first.len() >= 20, "a token is long enough to be secret: {first}");
+    assert!(
+        first.len() >= 20,
+        "a token is long enough to be secret: {first}"
+    );
     let again = DAEMON.cli(&["agent", "add", "unique-bot"]);
     assert_ne!(again.status.code(), Some(0), "{again:?}");
     let listing = DAEMON.cli_ok(&["--json", "agent", "list"]);
-    assert!(
-        !listing.contains(&first),
-        "agent list never shows a token"
-    );
+    assert!(!listing.contains(&first), "agent list never shows a token");
     let other = DAEMON.add_agent("unique-bot-2");
     assert_ne!(first, other);
 }
 
 #[test]
 fn a_pending_request_of_a_frozen_or_revoked_agent_cannot_be_approved() {
-    for (name, change) in [("freeze-pending-bot", "freeze"), ("revoke-pending-bot", "revoke")] {
+    for (name, change) in [
+        ("freeze-pending-bot", "freeze"),
+        ("revoke-pending-bot", "revoke"),
+    ] {
         let agent = DAEMON.agent(name);
         let pending = agent.decide(&payment("asks-first", "30.00", "api.example.com"));
         assert_eq!(pending["status"], "pending", "{pending}");
@@ -122,6 +125,9 @@ fn a_pending_request_of_a_frozen_or_revoked_agent_cannot_be_approved() {
         assert_eq!(approve.status.code(), Some(1), "{change}: {approve:?}");
         let decided: Value = serde_json::from_slice(&approve.stdout).unwrap();
         assert_eq!(decided["status"], "denied", "{change}: {decided}");
-        assert_eq!(decided["reason"]["code"], "agent_frozen", "{change}: {decided}");
+        assert_eq!(
+            decided["reason"]["code"], "agent_frozen",
+            "{change}: {decided}"
+        );
     }
 }

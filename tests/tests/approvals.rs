@@ -101,7 +101,10 @@ fn approve_from_the_cli_answers_an_agent_waiting_on_its_post() {
     assert_eq!(pending["status"], "pending", "{pending}");
     assert_eq!(pending["amount"], "40.00", "{pending}");
     assert_eq!(pending["merchant"], "cloud.example.com", "{pending}");
-    assert_eq!(pending["reason"]["code"], "over_approval_threshold", "{pending}");
+    assert_eq!(
+        pending["reason"]["code"], "over_approval_threshold",
+        "{pending}"
+    );
     assert_eq!(
         pending["purpose"], body["purpose"],
         "the principal sees the purpose: {pending}"
@@ -124,7 +127,10 @@ fn approve_from_the_cli_answers_an_agent_waiting_on_its_post() {
     );
     assert_eq!(decision["id"], id);
     assert_eq!(decision["status"], "approved", "{decision}");
-    assert_eq!(decision["reason"]["code"], "approved_by_principal", "{decision}");
+    assert_eq!(
+        decision["reason"]["code"], "approved_by_principal",
+        "{decision}"
+    );
     assert_eq!(decision["decided_by"], "principal", "{decision}");
     assert_eq!(spent_today(&agent), (micros("40.00"), 0));
 
@@ -136,7 +142,11 @@ fn approve_from_the_cli_answers_an_agent_waiting_on_its_post() {
     let replay = agent.decide(&body);
     assert_eq!(replay["id"], id);
     assert_eq!(replay["status"], "approved");
-    assert_eq!(spent_today(&agent), (micros("40.00"), 0), "a replay never spends twice");
+    assert_eq!(
+        spent_today(&agent),
+        (micros("40.00"), 0),
+        "a replay never spends twice"
+    );
 
     // An answered request cannot be answered again: exit 1, one line on stderr.
     let again = DAEMON.cli(&["approve", id]);
@@ -185,7 +195,10 @@ fn deny_from_the_cli_with_a_reason_reaches_the_agent() {
     let (status, decision) = waiting.join().unwrap();
     assert_eq!(status, 200, "{decision}");
     assert_eq!(decision["status"], "denied", "{decision}");
-    assert_eq!(decision["reason"]["code"], "denied_by_principal", "{decision}");
+    assert_eq!(
+        decision["reason"]["code"], "denied_by_principal",
+        "{decision}"
+    );
     assert!(
         decision["reason"]["message"]
             .as_str()
@@ -290,12 +303,19 @@ fn approval_rechecks_the_budget_and_cannot_overspend() {
         "an approval the budget refuses is a failure of the thing asked: {output:?}"
     );
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("over_budget"), "the principal hears why: {stderr}");
+    assert!(
+        stderr.contains("over_budget"),
+        "the principal hears why: {stderr}"
+    );
     let (_, decision) = agent.get(id, 0);
     assert_eq!(decision["status"], "denied", "{decision}");
     assert_eq!(decision["reason"]["code"], "over_budget", "{decision}");
     assert_eq!(decision["decided_by"], "policy", "{decision}");
-    assert_eq!(spent_today(&agent), (micros("50.00"), 0), "never past the budget");
+    assert_eq!(
+        spent_today(&agent),
+        (micros("50.00"), 0),
+        "never past the budget"
+    );
 }
 
 #[test]
@@ -307,9 +327,15 @@ fn unlisted_merchants_and_ask_budgets_wait_for_the_principal() {
     assert_eq!(globbed["status"], "approved", "{globbed}");
 
     let unlisted = ask(&agent, "unlisted", "5.00", "new-vendor.example.com");
-    assert_eq!(unlisted["reason"]["code"], "merchant_not_listed", "{unlisted}");
+    assert_eq!(
+        unlisted["reason"]["code"], "merchant_not_listed",
+        "{unlisted}"
+    );
     let over = ask(&agent, "over-day", "40.00", "api.example.com");
-    assert_eq!(over["reason"]["code"], "over_budget_needs_approval", "{over}");
+    assert_eq!(
+        over["reason"]["code"], "over_budget_needs_approval",
+        "{over}"
+    );
     assert_eq!(spent_today(&agent), (micros("20.00"), 0));
 
     // The principal may let the budget be exceeded: that is what "ask" means.
@@ -333,7 +359,10 @@ fn a_session_grant_covers_only_that_session() {
     let same = agent.decide(&in_session("s-2", "run-7"));
     assert_eq!(same["reason"]["code"], "standing_grant", "{same}");
     let other = agent.decide(&in_session("s-3", "run-8"));
-    assert_eq!(other["status"], "pending", "another session asks again: {other}");
+    assert_eq!(
+        other["status"], "pending",
+        "another session asks again: {other}"
+    );
     agent.void(other["id"].as_str().unwrap());
 }
 

@@ -16,9 +16,7 @@
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
-use purser_system_tests::{
-    TestDaemon, assert_error, hold, micros, payment, spent_and_held, wait_until,
-};
+use purser_system_tests::{TestDaemon, assert_error, hold, micros, payment, spent_and_held};
 
 const POLICY: &str = r#"
 version = 1
@@ -74,7 +72,7 @@ fn an_approval_expires_without_anyone_waiting() {
     let decision = agent.decide(&payment("expires-2", "30.00", "api.example.com"));
     assert_eq!(decision["status"], "pending", "{decision}");
     let id = decision["id"].as_str().unwrap();
-    wait_until(Duration::from_secs(15), "the approval to expire", || {
+    DAEMON.wait_until(Duration::from_secs(15), "the approval to expire", || {
         agent.get(id, 0).1["status"] == "expired"
     });
     let (_, expired) = agent.get(id, 0);
@@ -97,11 +95,14 @@ fn an_uncaptured_hold_lapses_and_releases_its_money() {
         (0, micros("10.00")),
         "approval of a manual request holds, it does not spend"
     );
-    wait_until(Duration::from_secs(15), "the hold to lapse", || {
+    DAEMON.wait_until(Duration::from_secs(15), "the hold to lapse", || {
         agent.get(id, 0).1["status"] != "approved"
     });
     let (_, lapsed) = agent.get(id, 0);
-    assert_eq!(lapsed["status"], "voided", "a lapsed hold is released: {lapsed}");
+    assert_eq!(
+        lapsed["status"], "voided",
+        "a lapsed hold is released: {lapsed}"
+    );
     assert_eq!(
         spent_and_held(&agent.budget_ok(), "agent", "day", "USD"),
         (0, 0)
@@ -116,7 +117,7 @@ fn the_audit_trail_records_expiry_and_lapse() {
     let held = agent.decide(&hold("hold-2", "5.00", "api.example.com"));
     for decision in [&pending, &held] {
         let id = decision["id"].as_str().unwrap();
-        wait_until(Duration::from_secs(15), "the deadline to pass", || {
+        DAEMON.wait_until(Duration::from_secs(15), "the deadline to pass", || {
             let status = agent.get(id, 0).1["status"].clone();
             status == "expired" || status == "voided"
         });

@@ -81,9 +81,16 @@ fn assert_denied(agent: &Agent, body: &serde_json::Value, code: &str) -> serde_j
         !decision["reason"]["message"].as_str().unwrap().is_empty(),
         "a reason explains itself: {decision}"
     );
-    assert!(reason_codes(&decision).contains(&code.to_owned()), "{decision}");
+    assert!(
+        reason_codes(&decision).contains(&code.to_owned()),
+        "{decision}"
+    );
     assert_eq!(decision["decided_by"], "policy", "{decision}");
-    assert_eq!(agent.budget_ok(), before, "a denial spends and holds nothing");
+    assert_eq!(
+        agent.budget_ok(),
+        before,
+        "a denial spends and holds nothing"
+    );
     decision
 }
 
@@ -97,14 +104,20 @@ fn within_policy_is_approved_with_the_contracts_shape() {
     assert_eq!(decision["request_id"], "order-1");
     assert_eq!(decision["agent"], "buyer");
     assert_eq!(decision["status"], "approved");
-    assert_eq!(decision["amount"], "12.50", "the amount comes back as the exact string");
+    assert_eq!(
+        decision["amount"], "12.50",
+        "the amount comes back as the exact string"
+    );
     assert_eq!(decision["currency"], "USD");
     assert_eq!(decision["merchant"], "api.example.com");
     assert_eq!(decision["reason"]["code"], "within_policy", "{decision}");
     assert!(decision["reason"]["message"].is_string(), "{decision}");
     assert_eq!(reason_codes(&decision), ["within_policy"]);
     assert_eq!(decision["decided_by"], "policy");
-    assert!(decision["expires_at"].is_null(), "auto capture has no hold to lapse: {decision}");
+    assert!(
+        decision["expires_at"].is_null(),
+        "auto capture has no hold to lapse: {decision}"
+    );
     assert_rfc3339(&decision["created_at"]);
     assert_rfc3339(&decision["decided_at"]);
 
@@ -116,7 +129,10 @@ fn within_policy_is_approved_with_the_contracts_shape() {
     // Approved (auto capture) = spent, on every window at once.
     let budget = agent.budget_ok();
     assert_eq!(budget["agent"], "buyer");
-    assert_eq!(spent_and_held(&budget, "agent", "day", "USD"), (micros("12.50"), 0));
+    assert_eq!(
+        spent_and_held(&budget, "agent", "day", "USD"),
+        (micros("12.50"), 0)
+    );
     let day = purser_system_tests::budget_line(&budget, "agent", "day", "USD");
     assert_eq!(day["limit"], "60.00");
     assert_eq!(day["remaining"], "47.50");
@@ -201,7 +217,10 @@ fn every_rule_that_speaks_is_reported_deny_first() {
         "category_not_allowed",
         "merchant_blocked",
     ] {
-        assert!(codes.contains(&code.to_owned()), "{code} missing: {decision}");
+        assert!(
+            codes.contains(&code.to_owned()),
+            "{code} missing: {decision}"
+        );
     }
 }
 
@@ -253,7 +272,10 @@ fn an_agent_without_a_policy_entry_gets_the_default_profile() {
     let agent = agent("unlisted-bot");
     let decision = agent.decide(&payment("ask-1", "30.00", "api.example.com"));
     assert_eq!(decision["status"], "pending", "{decision}");
-    assert_eq!(decision["reason"]["code"], "over_approval_threshold", "{decision}");
+    assert_eq!(
+        decision["reason"]["code"], "over_approval_threshold",
+        "{decision}"
+    );
     assert!(decision["decided_by"].is_null(), "{decision}");
     assert_rfc3339(&decision["expires_at"]);
     assert_eq!(

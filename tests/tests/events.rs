@@ -39,7 +39,11 @@ fn the_principal_sees_what_happens_as_it_happens() {
     let mut subscribed = false;
     for n in 0..20 {
         let decision = agent.decide(&payment(&format!("sync-{n}"), "1.00", "api.example.com"));
-        if watch.saw("decision", decision["id"].as_str().unwrap(), Duration::from_millis(500)) {
+        if watch.saw(
+            "decision",
+            decision["id"].as_str().unwrap(),
+            Duration::from_millis(500),
+        ) {
             subscribed = true;
             break;
         }
@@ -66,7 +70,10 @@ fn the_principal_sees_what_happens_as_it_happens() {
 
     let token = daemon.add_agent("second-bot");
     let added = watch.expect("agent_changed", "second-bot", AT_ONCE);
-    assert!(!added.to_string().contains(&token), "an event carries no token: {added}");
+    assert!(
+        !added.to_string().contains(&token),
+        "an event carries no token: {added}"
+    );
     daemon.cli_ok(&["agent", "freeze", "second-bot"]);
     watch.expect("agent_changed", "frozen", AT_ONCE);
 }

@@ -62,13 +62,19 @@ fn kill_cancels_pending_denies_everything_survives_restart_until_resume() {
     assert_eq!(status, 200, "{cancelled}");
     assert_eq!(cancelled["status"], "cancelled", "{cancelled}");
     assert_eq!(cancelled["decided_by"], "kill_switch", "{cancelled}");
-    assert_eq!(cancelled["reason"]["code"], "kill_switch_engaged", "{cancelled}");
+    assert_eq!(
+        cancelled["reason"]["code"], "kill_switch_engaged",
+        "{cancelled}"
+    );
     assert!(
         answered_at.duration_since(killed_at) < Duration::from_secs(5),
         "the long-poll returned {:?} after the kill",
         answered_at.duration_since(killed_at)
     );
-    assert!(daemon.approvals().is_empty(), "no approval is left to grant");
+    assert!(
+        daemon.approvals().is_empty(),
+        "no approval is left to grant"
+    );
     assert_eq!(
         daemon.cli(&["approve", &pending_id]).status.code(),
         Some(1),
@@ -103,14 +109,20 @@ fn kill_cancels_pending_denies_everything_survives_restart_until_resume() {
     daemon.restart();
     let agent = daemon.agent_with_token("runaway-bot", &token);
     let status = daemon.cli_json(&["status"]);
-    assert_eq!(status["kill_switch"]["engaged"], true, "after restart: {status}");
+    assert_eq!(
+        status["kill_switch"]["engaged"], true,
+        "after restart: {status}"
+    );
     let denied = agent.decide(&payment("after-restart", "1.00", "api.example.com"));
     assert_eq!(denied["reason"]["code"], "kill_switch_engaged", "{denied}");
 
     // Only resume lifts it.
     let resumed = daemon.cli_json(&["resume"]);
     assert_eq!(resumed["engaged"], false, "{resumed}");
-    assert_eq!(daemon.cli_json(&["status"])["kill_switch"]["engaged"], false);
+    assert_eq!(
+        daemon.cli_json(&["status"])["kill_switch"]["engaged"],
+        false
+    );
     let approved = agent.decide(&payment("after-resume", "1.00", "api.example.com"));
     assert_eq!(approved["status"], "approved", "{approved}");
     assert_eq!(

@@ -80,10 +80,13 @@ fn a_restart_keeps_agents_policy_authorizations_and_budgets() {
         assert_eq!(&read, decision, "unchanged by the restart");
     }
     assert_eq!(day(&keeper.budget_ok()), day(&budget_before));
-    let limit = purser_system_tests::budget_line(&keeper.budget_ok(), "agent", "day", "USD")
-        ["limit"]
-        .clone();
-    assert_eq!(limit, "300.00", "the applied version governs after the restart");
+    let limit =
+        purser_system_tests::budget_line(&keeper.budget_ok(), "agent", "day", "USD")["limit"]
+            .clone();
+    assert_eq!(
+        limit, "300.00",
+        "the applied version governs after the restart"
+    );
     // An idempotent replay after the restart still spends nothing.
     let replay = keeper.decide(&payment("kept-1", "12.50", "api.example.com"));
     assert_eq!(replay, approved);
@@ -153,7 +156,10 @@ fn assert_points_at(stderr: &str, file: &str, line: usize) {
             !column.is_empty() && column.bytes().all(|b| b.is_ascii_digit()) && !message.is_empty()
         })
     });
-    assert!(found, "expected a `{prefix}COL: message` line, got:\n{stderr}");
+    assert!(
+        found,
+        "expected a `{prefix}COL: message` line, got:\n{stderr}"
+    );
 }
 
 #[test]
@@ -188,7 +194,10 @@ fn an_invalid_policy_is_refused_whole_with_file_line_col() {
     assert_eq!(daemon.cli_json(&["policy", "show"]), shown_before);
     assert_eq!(daemon.cli_json(&["policy", "history"]), history_before);
     let decision = agent.decide(&payment("steady-1", "30.00", "api.example.com"));
-    assert_eq!(decision["status"], "pending", "threshold 25 still applies: {decision}");
+    assert_eq!(
+        decision["status"], "pending",
+        "threshold 25 still applies: {decision}"
+    );
 
     // A missing file is an input error too.
     let missing = daemon.cli(&["policy", "apply", "/nonexistent/policy.toml"]);
@@ -221,8 +230,10 @@ fn the_audit_trail_is_intact_after_a_bit_of_everything() {
     agent.capture(held["id"].as_str().unwrap(), Some("3.00"));
     let voided = agent.decide(&hold("a-5", "10.00", "api.example.com"));
     agent.void(voided["id"].as_str().unwrap());
-    agent.usage(&json!({"request_id": "a-6", "action": "web_search", "units": "2",
-        "unit_cost": "0.01", "currency": "USD"}));
+    agent.usage(
+        &json!({"request_id": "a-6", "action": "web_search", "units": "2",
+        "unit_cost": "0.01", "currency": "USD"}),
+    );
     daemon.cli_ok(&["agent", "freeze", "busy-bot"]);
     agent.decide(&payment("a-7", "1.00", "api.example.com"));
     daemon.cli_ok(&["agent", "unfreeze", "busy-bot"]);
@@ -234,8 +245,9 @@ fn the_audit_trail_is_intact_after_a_bit_of_everything() {
     let audit = daemon.cli_json(&["audit", "list", "--agent", "busy-bot"]);
     let entries = audit["entries"].as_array().unwrap();
     assert!(
-        entries.iter().any(|entry| entry["authorization_id"] == approved["id"]
-            && entry["kind"] == "request"),
+        entries
+            .iter()
+            .any(|entry| entry["authorization_id"] == approved["id"] && entry["kind"] == "request"),
         "{audit}"
     );
     let all = daemon.cli_json(&["audit", "list", "--limit", "1000"]);
@@ -267,10 +279,20 @@ fn the_audit_trail_is_intact_after_a_bit_of_everything() {
         .map(|line| serde_json::from_str(line).unwrap())
         .collect();
     assert_eq!(lines.len() as u64, rows, "the export is the whole trail");
-    let seqs: Vec<u64> = lines.iter().map(|line| line["seq"].as_u64().unwrap()).collect();
-    assert!(seqs.windows(2).all(|pair| pair[0] < pair[1]), "oldest first: {seqs:?}");
+    let seqs: Vec<u64> = lines
+        .iter()
+        .map(|line| line["seq"].as_u64().unwrap())
+        .collect();
+    assert!(
+        seqs.windows(2).all(|pair| pair[0] < pair[1]),
+        "oldest first: {seqs:?}"
+    );
     let csv = daemon.cli_ok(&["audit", "export", "--format", "csv"]);
-    assert_eq!(csv.lines().count() as u64, rows + 1, "a header and one line per row");
+    assert_eq!(
+        csv.lines().count() as u64,
+        rows + 1,
+        "a header and one line per row"
+    );
 }
 
 #[test]
@@ -300,11 +322,14 @@ fn a_crash_loses_nothing_that_was_answered() {
 fn the_data_dir_and_admin_socket_are_private() {
     use std::os::unix::fs::PermissionsExt;
     let daemon = TestDaemon::start_without_policy();
-    let mode = |path: &std::path::Path| {
-        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
-    };
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(daemon.data_dir()), 0o700, "data dir");
-    assert_eq!(mode(&daemon.data_dir().join("admin.sock")), 0o600, "admin socket");
+    assert_eq!(
+        mode(&daemon.data_dir().join("admin.sock")),
+        0o600,
+        "admin socket"
+    );
 }
 
 #[test]

@@ -93,7 +93,11 @@ fn a_reused_request_id_with_other_parameters_is_a_conflict() {
     ] {
         assert_error(&agent.authorize(&changed), 409, "idempotency_conflict");
     }
-    assert_eq!(day(&agent), (micros("10.00"), 0), "a conflict changes nothing");
+    assert_eq!(
+        day(&agent),
+        (micros("10.00"), 0),
+        "a conflict changes nothing"
+    );
     let (status, read) = agent.get(first["id"].as_str().unwrap(), 0);
     assert_eq!(status, 200);
     assert_eq!(read, first);
@@ -111,7 +115,11 @@ fn a_manual_hold_is_captured_in_part_and_the_rest_released() {
     assert_eq!(status, 200, "{captured}");
     assert_eq!(captured["status"], "captured", "{captured}");
     assert_eq!(captured["captured_amount"], "12.34", "{captured}");
-    assert_eq!(day(&agent), (micros("12.34"), 0), "captured is spent, the rest released");
+    assert_eq!(
+        day(&agent),
+        (micros("12.34"), 0),
+        "captured is spent, the rest released"
+    );
 
     // A hold is captured once.
     assert_error(&agent.capture(id, Some("1.00")), 409, "invalid_state");
@@ -127,7 +135,11 @@ fn a_capture_takes_at_most_the_hold_and_by_default_all_of_it() {
         .unwrap()
         .to_owned();
     assert_error(&agent.capture(&id, Some("20.01")), 409, "invalid_state");
-    assert_eq!(day(&agent), (0, micros("20.00")), "a refused capture changes nothing");
+    assert_eq!(
+        day(&agent),
+        (0, micros("20.00")),
+        "a refused capture changes nothing"
+    );
     let (status, captured) = agent.capture(&id, None);
     assert_eq!(status, 200, "{captured}");
     assert_eq!(captured["captured_amount"], "20.00", "{captured}");
@@ -197,11 +209,18 @@ fn usage_is_metered_against_the_budgets() {
     // A replay is not metered twice.
     let (_, replay) = agent.usage(&usage("search-2", "5", "0.01"));
     assert_eq!(replay["metering"]["cost"], "0.05", "{replay}");
-    assert_error(&agent.usage(&usage("search-2", "6", "0.01")), 409, "idempotency_conflict");
+    assert_error(
+        &agent.usage(&usage("search-2", "6", "0.01")),
+        409,
+        "idempotency_conflict",
+    );
 
     assert_eq!(day(&agent), (micros("0.056"), 0));
     let budget = agent.budget_ok();
-    assert_eq!(budget_line(&budget, "agent", "day", "USD")["remaining"], "99.944");
+    assert_eq!(
+        budget_line(&budget, "agent", "day", "USD")["remaining"],
+        "99.944"
+    );
 }
 
 #[test]
@@ -223,12 +242,19 @@ fn concurrent_requests_never_overspend_a_deny_budget() {
         .map(|n| {
             let agent = agent.clone();
             std::thread::spawn(move || {
-                agent.decide(&payment(&format!("stampede-{n}"), "10.00", "api.example.com"))
+                agent.decide(&payment(
+                    &format!("stampede-{n}"),
+                    "10.00",
+                    "api.example.com",
+                ))
             })
         })
         .collect();
     let decisions: Vec<Value> = threads.into_iter().map(|t| t.join().unwrap()).collect();
-    let approved = decisions.iter().filter(|d| d["status"] == "approved").count();
+    let approved = decisions
+        .iter()
+        .filter(|d| d["status"] == "approved")
+        .count();
     assert_eq!(approved, 10, "exactly the budget's worth is approved");
     for denied in decisions.iter().filter(|d| d["status"] != "approved") {
         assert_eq!(denied["status"], "denied", "{denied}");

@@ -17,6 +17,8 @@ use purser_core::{AuthorizationRequest, CaptureMode, Clock, RequestKind};
 use purser_store::{SqliteStore, Store, StoreOptions, SystemClock};
 
 const CALLERS: usize = 64;
+/// The callers act for this many agents (several tasks per agent, as real agents run).
+const AGENTS: usize = 8;
 
 const POLICY: &str = r#"
 version = 1
@@ -63,8 +65,8 @@ async fn prepared_store(path: &Path, options: StoreOptions) -> Result<SqliteStor
     let store = SqliteStore::open(path, clock, options).await?;
     if store.list_agents().await?.is_empty() {
         store.apply_policy(POLICY, parse_policy("bench", POLICY)?, "bench").await?;
-        for caller in 0..CALLERS {
-            store.add_agent(format!("agent-{caller}").parse()?, None, [u8::try_from(caller)?; 32]).await?;
+        for agent in 0..AGENTS {
+            store.add_agent(format!("agent-{agent}").parse()?, None, [u8::try_from(agent)?; 32]).await?;
         }
     }
     Ok(store)
@@ -78,11 +80,11 @@ async fn run(store: &SqliteStore, label: &str, per_caller: usize) -> Result<f64>
         let store = store.clone();
         let prefix = label.replace(['=', ' '], "_");
         tasks.push(tokio::spawn(async move {
-            let agent = format!("agent-{caller}");
+            let agent = format!("agent-{}", caller % AGENTS);
             let mut slowest = Duration::ZERO;
             for n in 0..per_caller {
                 let asked = Instant::now();
-                let answer = store.authorize(request(&agent, format!("{prefix}-{n}"))?).await?;
+                let answer = store.authorize(request(&agent, format!("{prefix}-{caller}-{n}"))?).await?;
                 slowest = slowest.max(asked.elapsed());
                 if answer.status != purser_core::AuthorizationStatus::Approved {
                     return Err(format!("unexpected {answer:?}").into());
@@ -150,7 +152,9 @@ async fn main() -> Result<()> {
         return measure_open(Path::new(path)).await;
     }
 
-    println!("group commit: {CALLERS} concurrent callers, each decision durable (WAL, synchronous=FULL)");
+    println!(
+        "group commit: {CALLERS} concurrent callers for {AGENTS} agents, each decision durable (WAL, synchronous=FULL)"
+    );
     let dir = bench_dir()?;
     let grouped = prepared_store(&dir.path().join("grouped.db"), StoreOptions::default()).await?;
     run(&grouped, "warm-up", 10).await?;

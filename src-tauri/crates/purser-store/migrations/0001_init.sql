@@ -76,8 +76,9 @@ CREATE TABLE ledger_buckets (
     agent         TEXT NOT NULL,
     currency      TEXT NOT NULL,
     bucket        INTEGER NOT NULL,
-    spent_micros  INTEGER NOT NULL CHECK (spent_micros >= 0),
-    held_micros   INTEGER NOT NULL CHECK (held_micros >= 0),
+    -- No CHECK (>= 0) here: a release is added as a negative change to its bucket.
+    spent_micros  INTEGER NOT NULL,
+    held_micros   INTEGER NOT NULL,
     PRIMARY KEY (agent, currency, bucket)
 ) STRICT, WITHOUT ROWID;
 

@@ -65,7 +65,9 @@ impl SqliteStore {
             .clone()
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full);
+            .synchronous(SqliteSynchronous::Full)
+            // Statement journals (multi-row INSERTs) stay in memory instead of temp files.
+            .pragma("temp_store", "MEMORY");
         let created = !path.exists();
         let mut conn = write_options.connect().await?;
         if created {

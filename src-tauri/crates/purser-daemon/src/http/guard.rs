@@ -121,38 +121,35 @@ async fn authentication(
     peer: IpAddr,
 ) -> Result<AuthenticatedAgent, ApiError> {
     let presented = bearer_token(headers).ok_or_else(ApiError::unauthenticated)?;
+    // A valid token is always served: every local agent shares 127.0.0.1, so a limit
+    // checked before the lookup would let one misbehaving process lock out the others.
+    // Tokens carry 256 random bits, so the limiter is not what stops guessing; it stops
+    // a client from hammering the daemon with bad tokens.
+    if token::is_well_formed(presented) {
+        // The store finds the agent by the SHA-256 of the token: a lookup timing can
+        // reveal at most something about a hash, never about a token.
+        let record = state
+            .authorizer()
+            .agent_by_token_hash(TokenHash::of(presented))
+            .await?;
+        match record {
+            Some(record) if record.status != AgentStatus::Revoked => {
+                return Ok(AuthenticatedAgent { name: record.name, status: record.status });
+            }
+            Some(record) => tracing::info!(agent = %record.name, "revoked token presented"),
+            None => {}
+        }
+    }
     let failures = state.auth_failures();
     failures.check(peer).map_err(|retry_after| {
-        tracing::warn!(%peer, "too many failed authentications; refusing without a lookup");
+        tracing::warn!(%peer, "too many failed authentications from this address");
         ApiError::rate_limited(
             "too many requests with invalid tokens from this address; wait and retry with a valid token",
             retry_after,
         )
     })?;
-    let fail = || {
-        failures.record_failure(peer);
-        ApiError::unauthenticated()
-    };
-    if !token::is_well_formed(presented) {
-        return Err(fail());
-    }
-    // The store finds the agent by the SHA-256 of the token: a lookup timing can reveal
-    // at most something about a hash, never about a token.
-    let record = state
-        .authorizer()
-        .agent_by_token_hash(TokenHash::of(presented))
-        .await?;
-    match record {
-        Some(record) if record.status != AgentStatus::Revoked => Ok(AuthenticatedAgent {
-            name: record.name,
-            status: record.status,
-        }),
-        Some(record) => {
-            tracing::info!(agent = %record.name, "revoked token presented");
-            Err(fail())
-        }
-        None => Err(fail()),
-    }
+    failures.record_failure(peer);
+    Err(ApiError::unauthenticated())
 }
 
 /// The token of `Authorization: Bearer <token>` (scheme case-insensitive).

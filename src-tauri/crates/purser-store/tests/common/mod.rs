@@ -154,4 +154,20 @@ pub async fn assert_ledger_matches_authorizations(dir: &Path) {
     .await
     .unwrap();
     assert_eq!((ledger_spent, ledger_held), (auth_spent, auth_held), "ledger vs authorizations");
+    // The bucket summary the store opens from is the ledger, summed.
+    let summed: Vec<(String, String, i64, i64, i64)> = sqlx::query_as(
+        "SELECT agent, currency, at / 900000000, SUM(spent_micros), SUM(held_micros) FROM ledger \
+         GROUP BY 1, 2, 3 HAVING SUM(spent_micros) + SUM(held_micros) > 0 ORDER BY 1, 2, 3",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    let buckets: Vec<(String, String, i64, i64, i64)> = sqlx::query_as(
+        "SELECT agent, currency, bucket, spent_micros, held_micros FROM ledger_buckets \
+         WHERE spent_micros + held_micros > 0 ORDER BY 1, 2, 3",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(summed, buckets, "ledger_buckets vs ledger");
 }
