@@ -8,9 +8,9 @@
 
 use purser_daemon::{Event, EventKind};
 use serde::Serialize;
-use tauri::{AppHandle, Emitter, Manager};
+use tauri::{AppHandle, Emitter};
 
-use crate::startup::Startup;
+use crate::startup::EmbeddedDaemon;
 use crate::tray;
 
 /// The Tauri event name (`ui/src/lib/events.ts` `EVENT_NAME`).
@@ -45,11 +45,8 @@ pub fn changes_tray(kind: EventKind) -> bool {
     )
 }
 
-/// Starts forwarding; does nothing when the daemon did not start.
-pub fn forward(app: &AppHandle) {
-    let Some(daemon) = app.state::<Startup>().daemon().cloned() else {
-        return;
-    };
+/// Forwards `daemon`'s events to the window until the daemon is gone.
+pub fn forward(app: &AppHandle, daemon: &EmbeddedDaemon) {
     let mut subscription = daemon.console().events().subscribe();
     let app = app.clone();
     tauri::async_runtime::spawn(async move {

@@ -22,23 +22,27 @@ pub mod window;
 use std::process::ExitCode;
 
 use clap::Parser;
-use tauri::RunEvent;
+use tauri::{Manager, RunEvent};
 
-use startup::{Args, Startup};
+use startup::{Args, Launch};
 
 /// Runs the app until Quit; the daemon stops with it.
 pub fn run() -> ExitCode {
     purser_daemon::logging::init();
     let args = Args::parse();
-    let startup = tauri::async_runtime::block_on(Startup::launch(&args));
     let app = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
-        .manage(startup.clone())
         .invoke_handler(commands::handler())
-        .setup(|app| {
+        .setup(move |app| {
+            // Before the window, so agents can connect as soon as the app runs.
+            let launch = tauri::async_runtime::block_on(Launch::start(args));
+            let daemon = launch.current().daemon().cloned();
+            app.manage(launch);
             window::create(app.handle())?;
             tray::install(app.handle());
-            events::forward(app.handle());
+            if let Some(daemon) = daemon {
+                events::forward(app.handle(), &daemon);
+            }
             stop_on_signals(app.handle());
             Ok(())
         })
@@ -46,24 +50,26 @@ pub fn run() -> ExitCode {
         .build(tauri::generate_context!());
     match app {
         Ok(app) => {
-            app.run(move |_, event| {
+            app.run(|app, event| {
                 if let RunEvent::Exit = event {
-                    stop_daemon(&startup);
+                    stop_daemon(app);
                 }
             });
             ExitCode::SUCCESS
         }
         Err(error) => {
             tracing::error!(%error, "the console window could not be created");
-            stop_daemon(&startup);
             ExitCode::FAILURE
         }
     }
 }
 
 /// Stops the embedded daemon gracefully, if it runs; agents then fail closed.
-fn stop_daemon(startup: &Startup) {
-    if let Some(daemon) = startup.daemon() {
+fn stop_daemon(app: &tauri::AppHandle) {
+    let Some(launch) = app.try_state::<Launch>() else {
+        return;
+    };
+    if let Some(daemon) = launch.current().daemon() {
         tracing::info!("quitting: stopping the daemon; agents now fail closed");
         tauri::async_runtime::block_on(daemon.shutdown());
     }

@@ -4,13 +4,16 @@
 //! The daemon starts before the window opens, on Tauri's tokio runtime, so agents can
 //! connect as long as the app runs. When it cannot start (most often: another Purser
 //! already holds the data dir) the app still opens, and the UI shows why and what to do
-//! instead of the console: every other command then answers `unavailable`.
+//! instead of the console: every other command then answers `unavailable`. The UI's
+//! "Check again" asks `startup_state` again, which tries once more ([`Launch::retry`]):
+//! once the other Purser has quit, the console comes up without restarting the app.
 //!
-//! What this module must not do: retry, or start a second daemon on a held data dir.
+//! What this module must not do: retry on its own, or start a second daemon while one
+//! runs (retries are serialized and only ever replace a failure).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use clap::Parser;
 use purser_daemon::{Console, Daemon, RunningDaemon, ServeConfig, StartError, SystemClock};
@@ -250,6 +253,77 @@ impl Startup {
     }
 }
 
+/// The app's daemon over its lifetime: the command line it was started with and the
+/// latest [`Startup`]. Tauri manages one; the commands, the tray and the event
+/// forwarding read it.
+#[derive(Debug)]
+pub struct Launch {
+    args: Args,
+    current: RwLock<Startup>,
+    /// Serializes retries, so two "Check again" never start two daemons.
+    retrying: tokio::sync::Mutex<()>,
+}
+
+impl Launch {
+    /// Starts the daemon as `args` say (see [`Startup::launch`]).
+    pub async fn start(args: Args) -> Launch {
+        let first = Startup::launch(&args).await;
+        Launch::with(args, first)
+    }
+
+    /// A launch whose first attempt gave `startup`.
+    pub fn with(args: Args, startup: Startup) -> Launch {
+        Launch {
+            args,
+            current: RwLock::new(startup),
+            retrying: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    pub fn current(&self) -> Startup {
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The running daemon's console (cheap to clone), or `unavailable` saying why not.
+    pub fn console(&self) -> Result<DesktopConsole, IpcError> {
+        self.current().console().cloned()
+    }
+
+    /// If the daemon is not running, tries to start it again; returns the daemon when
+    /// this call started it (the caller then wires its events).
+    pub async fn retry(&self) -> Option<Arc<EmbeddedDaemon>> {
+        let _one_at_a_time = self.retrying.lock().await;
+        if let Startup::Running(_) = self.current() {
+            return None;
+        }
+        let next = launch_off_thread(self.args.clone()).await;
+        let started = next.daemon().cloned();
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = next;
+        started
+    }
+}
+
+/// [`Startup::launch`] on a blocking thread of the current runtime. The daemon's start
+/// future is not provably `Send` (sqlx's higher-ranked lifetimes), and a Tauri command's
+/// future must be; the daemon's own tasks are spawned on the runtime as usual.
+async fn launch_off_thread(args: Args) -> Startup {
+    let runtime = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || runtime.block_on(Startup::launch(&args)))
+        .await
+        .unwrap_or_else(|error| {
+            Startup::Failed(StartupFailure {
+                code: "io_error",
+                message: format!("the daemon's start did not finish: {error}"),
+                pid: None,
+                process: None,
+                data_dir: None,
+            })
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -272,17 +346,16 @@ mod tests {
             data_dir: PathBuf::from("/data"),
         };
         let failure = StartupFailure::from_start_error(&error, Path::new("/data"));
-        let state = serde_json::to_value(
-            Startup::Failed(failure).state(),
-        )
-        .unwrap();
+        let state = serde_json::to_value(Startup::Failed(failure).state()).unwrap();
         assert_eq!(state["ok"], json!(false));
         assert_eq!(state["code"], json!("data_dir_locked"));
         assert_eq!(state["pid"], json!(std::process::id()));
         assert_eq!(state["data_dir"], json!("/data"));
         assert!(state["message"].as_str().unwrap().contains("kill"));
         assert!(
-            state["process"].as_str().is_some_and(|line| !line.is_empty()),
+            state["process"]
+                .as_str()
+                .is_some_and(|line| !line.is_empty()),
             "this very process is the holder, and /proc names it: {state}"
         );
     }

@@ -24,7 +24,7 @@ use tauri::tray::{TrayIcon, TrayIconBuilder};
 use tauri::{AppHandle, Manager, Wry};
 
 use crate::commands::kill_switch;
-use crate::startup::Startup;
+use crate::startup::Launch;
 use crate::window;
 
 const NORMAL_ICON: &[u8] = include_bytes!("../../icons/tray/normal.png");
@@ -48,7 +48,10 @@ mod id {
 pub enum TrayState {
     /// The daemon did not start (or cannot be read right now).
     Unavailable,
-    Running { pending: u64, killed: bool },
+    Running {
+        pending: u64,
+        killed: bool,
+    },
 }
 
 /// Which picture.
@@ -143,7 +146,13 @@ fn build(app: &AppHandle) -> tauri::Result<Tray> {
     };
     let pending = MenuItem::with_id(app, id::INBOX, initial.pending_label(), true, None::<&str>)?;
     let kill = MenuItem::with_id(app, id::KILL, "Stop all agent spending", true, None::<&str>)?;
-    let resume = MenuItem::with_id(app, id::RESUME, "Resume agent spending", false, None::<&str>)?;
+    let resume = MenuItem::with_id(
+        app,
+        id::RESUME,
+        "Resume agent spending",
+        false,
+        None::<&str>,
+    )?;
     let open = MenuItem::with_id(app, id::OPEN, "Open console", true, None::<&str>)?;
     let quit = MenuItem::with_id(app, id::QUIT, "Quit Purser", true, None::<&str>)?;
     let menu = Menu::with_items(
@@ -186,7 +195,7 @@ pub async fn refresh(app: &AppHandle) {
     let Some(tray) = app.try_state::<Tray>() else {
         return;
     };
-    let state = match app.state::<Startup>().console() {
+    let state = match app.state::<Launch>().console() {
         Ok(console) => match console.status().await {
             Ok(status) => TrayState::Running {
                 pending: status.pending,
@@ -220,8 +229,8 @@ fn on_menu_event(app: &AppHandle, event: MenuEvent) {
         id::KILL => {
             let app = app.clone();
             tauri::async_runtime::spawn(async move {
-                let result = match app.state::<Startup>().console() {
-                    Ok(console) => kill_switch::kill(console, Some(TRAY_KILL_REASON)).await,
+                let result = match app.state::<Launch>().console() {
+                    Ok(console) => kill_switch::kill(&console, Some(TRAY_KILL_REASON)).await,
                     Err(error) => Err(error),
                 };
                 match result {
@@ -229,7 +238,9 @@ fn on_menu_event(app: &AppHandle, event: MenuEvent) {
                         cancelled = killed.cancelled.unwrap_or(0),
                         "kill switch engaged from the tray"
                     ),
-                    Err(error) => tracing::error!(%error, "the tray could not engage the kill switch"),
+                    Err(error) => {
+                        tracing::error!(%error, "the tray could not engage the kill switch")
+                    }
                 }
                 refresh(&app).await;
             });
@@ -237,8 +248,8 @@ fn on_menu_event(app: &AppHandle, event: MenuEvent) {
         id::RESUME => {
             let app = app.clone();
             tauri::async_runtime::spawn(async move {
-                let result = match app.state::<Startup>().console() {
-                    Ok(console) => kill_switch::resume(console).await,
+                let result = match app.state::<Launch>().console() {
+                    Ok(console) => kill_switch::resume(&console).await,
                     Err(error) => Err(error),
                 };
                 if let Err(error) = result {
@@ -294,7 +305,11 @@ mod tests {
 
     #[test]
     fn every_picture_is_a_valid_png() {
-        for which in [TrayPicture::Normal, TrayPicture::Pending, TrayPicture::Killed] {
+        for which in [
+            TrayPicture::Normal,
+            TrayPicture::Pending,
+            TrayPicture::Killed,
+        ] {
             let image = picture(which).unwrap();
             assert_eq!((image.width(), image.height()), (64, 64));
         }

@@ -16,7 +16,7 @@ use std::time::Duration;
 use purser_daemon::ServeConfig;
 use purser_desktop::commands::audit::{self, AuditQuery};
 use purser_desktop::commands::{agents, inbox, kill_switch, overview, policy};
-use purser_desktop::startup::{DesktopConsole, EmbeddedDaemon, Startup};
+use purser_desktop::startup::{Args, DesktopConsole, EmbeddedDaemon, Launch, Startup};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -42,6 +42,8 @@ on_exceed = "deny"
 struct App {
     dir: tempfile::TempDir,
     daemon: Arc<EmbeddedDaemon>,
+    /// The version [`POLICY`] was applied as.
+    policy_version: u32,
 }
 
 impl App {
@@ -52,8 +54,14 @@ impl App {
             Startup::Running(daemon) => daemon,
             Startup::Failed(failure) => panic!("the daemon did not start: {failure:?}"),
         };
-        policy::policy_apply(daemon.console(), POLICY).await.unwrap();
-        App { dir, daemon }
+        let applied = policy::policy_apply(daemon.console(), POLICY)
+            .await
+            .unwrap();
+        App {
+            dir,
+            daemon,
+            policy_version: applied.version,
+        }
     }
 
     fn console(&self) -> &DesktopConsole {
@@ -100,7 +108,9 @@ async fn ask(addr: SocketAddr, token: &str, request_id: &str, amount: &str, wait
     let (head, body) = response.split_once("\r\n\r\n").unwrap();
     assert!(head.starts_with("HTTP/1.1 200"), "{response}");
     assert!(
-        !head.to_ascii_lowercase().contains("transfer-encoding: chunked"),
+        !head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked"),
         "{head}"
     );
     serde_json::from_str(body).unwrap()
@@ -121,7 +131,7 @@ async fn status_describes_the_running_daemon() {
     assert_eq!(status["data_dir"], app.dir.path().display().to_string());
     assert_eq!(status["kill_switch"]["engaged"], false);
     assert_eq!(status["pending"], 0);
-    assert_eq!(status["policy_version"], 1);
+    assert_eq!(status["policy_version"], app.policy_version);
     assert_eq!(
         overview::agent_url(app.console()),
         format!("http://{}", app.agent_addr())
@@ -140,15 +150,25 @@ async fn a_new_agent_gets_its_token_once_and_never_again() {
 
     let listed = serde_json::to_string(&agents::list_agents(app.console()).await.unwrap()).unwrap();
     assert!(listed.contains("research-bot"));
-    assert!(!listed.contains(&created.token), "the list never shows a token");
-    let budget = overview::budget(app.console(), "research-bot").await.unwrap();
+    assert!(
+        !listed.contains(&created.token),
+        "the list never shows a token"
+    );
+    let budget = overview::budget(app.console(), "research-bot")
+        .await
+        .unwrap();
     assert_eq!(budget.budgets.len(), 1);
 
     let again = agents::add_agent(app.console(), "research-bot", None)
         .await
         .unwrap_err();
-    assert_eq!((again.code.as_str(), again.field.as_deref()), ("invalid_request", Some("name")));
-    let bad = agents::add_agent(app.console(), "no spaces", None).await.unwrap_err();
+    assert_eq!(
+        (again.code.as_str(), again.field.as_deref()),
+        ("invalid_request", Some("name"))
+    );
+    let bad = agents::add_agent(app.console(), "no spaces", None)
+        .await
+        .unwrap_err();
     assert_eq!(bad.field.as_deref(), Some("name"));
 
     let frozen = agents::set_agent_status(app.console(), "research-bot", "frozen")
@@ -170,22 +190,41 @@ async fn an_invalid_policy_is_refused_with_the_engines_messages_and_changes_noth
     let broken = POLICY.replace("approval_timeout = \"10m\"", "approval_timeout = \"soon\"");
     let error = serde_json::to_value(policy::policy_check(&broken).unwrap_err()).unwrap();
     assert_eq!(error["code"], "policy_invalid");
-    assert!(error["message"].as_str().unwrap().contains("nothing was changed"));
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("nothing was changed")
+    );
     let errors = error["errors"].as_array().unwrap();
     assert!(!errors.is_empty());
     assert!(
-        errors[0].as_str().unwrap().starts_with("policy.toml:5:"),
+        errors[0]
+            .as_str()
+            .unwrap()
+            .starts_with("policy.toml:4:20: invalid `approval_timeout`"),
         "file:line:col: message, got {errors:?}"
     );
     assert!(error.get("field").is_none());
 
-    let refused = policy::policy_apply(app.console(), &broken).await.unwrap_err();
+    let refused = policy::policy_apply(app.console(), &broken)
+        .await
+        .unwrap_err();
     assert_eq!(refused.code, "policy_invalid");
     let running = policy::policy_show(app.console()).await.unwrap();
-    assert_eq!((running.version, running.text.as_str()), (1, POLICY));
-    assert_eq!(policy::policy_history(app.console()).await.unwrap().len(), 1);
+    assert_eq!(
+        (running.version, running.text.as_str()),
+        (app.policy_version, POLICY)
+    );
+    let history = policy::policy_history(app.console()).await.unwrap();
+    assert_eq!(
+        history[0].version, app.policy_version,
+        "newest first, nothing added"
+    );
 
-    let preview = policy::policy_preview(app.console(), POLICY, 0).await.unwrap_err();
+    let preview = policy::policy_preview(app.console(), POLICY, 0)
+        .await
+        .unwrap_err();
     assert_eq!(preview.field.as_deref(), Some("days"));
     app.stop().await;
 }
@@ -201,12 +240,20 @@ async fn approving_answers_the_waiting_agent_and_denying_refuses_the_next() {
     };
     let pending = wait_for_pending(app.console(), 1).await;
     let id = pending[0]["id"].as_str().unwrap().to_owned();
-    assert_eq!(pending[0]["amount"], "42.00", "money stays a decimal string");
+    assert_eq!(
+        pending[0]["amount"], "42.00",
+        "money stays a decimal string"
+    );
     assert_eq!(pending[0]["purpose"], "Buy API credits for the report");
     assert_eq!(pending[0]["reason"]["code"], "over_approval_threshold");
 
-    let approved = inbox::approve(app.console(), &id, "once", None).await.unwrap();
-    assert_eq!(serde_json::to_value(&approved).unwrap()["status"], "approved");
+    let approved = inbox::approve(app.console(), &id, "once", None)
+        .await
+        .unwrap();
+    assert_eq!(
+        serde_json::to_value(&approved).unwrap()["status"],
+        "approved"
+    );
     let answer = tokio::time::timeout(Duration::from_secs(5), waiting)
         .await
         .expect("the long-poll answered after the approval")
@@ -214,15 +261,21 @@ async fn approving_answers_the_waiting_agent_and_denying_refuses_the_next() {
     assert_eq!(answer["id"], id.as_str());
     assert_eq!(answer["status"], "approved");
 
-    let twice = inbox::approve(app.console(), &id, "once", None).await.unwrap_err();
+    let twice = inbox::approve(app.console(), &id, "once", None)
+        .await
+        .unwrap_err();
     assert_eq!(twice.code, "invalid_state");
-    let unknown = inbox::deny(app.console(), "auth_nope", None).await.unwrap_err();
+    let unknown = inbox::deny(app.console(), "auth_nope", None)
+        .await
+        .unwrap_err();
     assert_eq!(unknown.code, "not_found");
 
     let second = ask(addr, &token, "big-2", "30.00", 0).await;
     assert_eq!(second["status"], "pending");
     let id = second["id"].as_str().unwrap();
-    let denied = inbox::deny(app.console(), id, Some("not this month")).await.unwrap();
+    let denied = inbox::deny(app.console(), id, Some("not this month"))
+        .await
+        .unwrap();
     let denied = serde_json::to_value(&denied).unwrap();
     assert_eq!(denied["status"], "denied");
     assert_eq!(denied["reason"]["code"], "denied_by_principal");
@@ -251,7 +304,10 @@ async fn the_kill_switch_cancels_what_waits_and_denies_until_resumed() {
     assert_eq!(refused["reason"]["code"], "kill_switch_engaged");
 
     let resumed = kill_switch::resume(app.console()).await.unwrap();
-    assert_eq!(serde_json::to_value(resumed).unwrap(), json!({"engaged": false}));
+    assert_eq!(
+        serde_json::to_value(resumed).unwrap(),
+        json!({"engaged": false})
+    );
     let allowed = ask(addr, &token, "small-2", "5.00", 0).await;
     assert_eq!(allowed["status"], "approved");
     app.stop().await;
@@ -267,21 +323,28 @@ async fn the_audit_trail_pages_exports_and_verifies() {
     }
     let verification = audit::audit_verify(app.console()).await.unwrap();
     assert!(verification.intact, "{verification:?}");
-    assert!(verification.rows >= 5, "policy, agent and three requests: {verification:?}");
+    assert!(
+        verification.rows >= 5,
+        "policy, agent and three requests: {verification:?}"
+    );
 
     let requests = AuditQuery {
         kind: Some("request".into()),
         agent: Some("research-bot".into()),
         ..AuditQuery::default()
     };
-    let first = audit::audit_page(app.console(), &requests, None, 2).await.unwrap();
+    let first = audit::audit_page(app.console(), &requests, None, 2)
+        .await
+        .unwrap();
     assert_eq!(first.entries.len(), 2);
     assert!(first.entries[0].seq > first.entries[1].seq, "newest first");
     let rest = audit::audit_page(app.console(), &requests, first.next_before, 2)
         .await
         .unwrap();
     assert_eq!(rest.entries.len(), 1);
-    let too_many = audit::audit_page(app.console(), &requests, None, 0).await.unwrap_err();
+    let too_many = audit::audit_page(app.console(), &requests, None, 0)
+        .await
+        .unwrap_err();
     assert_eq!(too_many.field.as_deref(), Some("limit"));
 
     let path = app.dir.path().join("export.csv");
@@ -329,4 +392,34 @@ async fn wait_for_pending(console: &DesktopConsole, count: usize) -> Vec<Value> 
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     panic!("no {count} pending approvals within 2 s");
+}
+
+#[tokio::test]
+async fn checking_again_starts_the_daemon_once_the_other_one_has_quit() {
+    let app = App::start().await;
+    let args = Args {
+        data_dir: Some(app.dir.path().to_owned()),
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+    };
+    let launch = Launch::start(args).await;
+    assert!(
+        launch.retry().await.is_none(),
+        "still held by the first daemon"
+    );
+    let state = serde_json::to_value(launch.current().state()).unwrap();
+    assert_eq!(state["code"], "data_dir_locked");
+    assert_eq!(launch.console().unwrap_err().code, "unavailable");
+
+    app.daemon.shutdown().await;
+    let started = launch.retry().await.expect("the data dir is free now");
+    assert!(launch.retry().await.is_none(), "never a second daemon");
+    let state = serde_json::to_value(launch.current().state()).unwrap();
+    assert_eq!(state["ok"], true);
+    assert_eq!(state["agent_url"], started.agent_url());
+    let status = overview::status(&launch.console().unwrap()).await.unwrap();
+    assert_eq!(
+        status.policy_version, app.policy_version,
+        "the same data dir, its policy kept"
+    );
+    started.shutdown().await;
 }

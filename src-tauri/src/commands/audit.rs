@@ -166,7 +166,10 @@ fn cannot_write(path: &Path, error: &std::io::Error) -> IpcError {
 /// The UI's filter → the store's, naming the field at fault.
 pub fn audit_filter(query: &AuditQuery) -> Result<AuditFilter, IpcError> {
     fn given(value: &Option<String>) -> Option<&str> {
-        value.as_deref().map(str::trim).filter(|value| !value.is_empty())
+        value
+            .as_deref()
+            .map(str::trim)
+            .filter(|value| !value.is_empty())
     }
     let mut filter = AuditFilter::default();
     if let Some(agent) = given(&query.agent) {
@@ -247,12 +250,39 @@ mod tests {
         assert!(filter.merchant.is_none() && filter.text.is_none());
         assert!(filter.since.is_some());
         for (query, field) in [
-            (AuditQuery { kind: Some("nope".into()), ..AuditQuery::default() }, "kind"),
-            (AuditQuery { status: Some("ok".into()), ..AuditQuery::default() }, "status"),
-            (AuditQuery { currency: Some("usd".into()), ..AuditQuery::default() }, "currency"),
-            (AuditQuery { until: Some("yesterday".into()), ..AuditQuery::default() }, "until"),
+            (
+                AuditQuery {
+                    kind: Some("nope".into()),
+                    ..AuditQuery::default()
+                },
+                "kind",
+            ),
+            (
+                AuditQuery {
+                    status: Some("ok".into()),
+                    ..AuditQuery::default()
+                },
+                "status",
+            ),
+            (
+                AuditQuery {
+                    currency: Some("usd".into()),
+                    ..AuditQuery::default()
+                },
+                "currency",
+            ),
+            (
+                AuditQuery {
+                    until: Some("yesterday".into()),
+                    ..AuditQuery::default()
+                },
+                "until",
+            ),
         ] {
-            assert_eq!(audit_filter(&query).unwrap_err().field.as_deref(), Some(field));
+            assert_eq!(
+                audit_filter(&query).unwrap_err().field.as_deref(),
+                Some(field)
+            );
         }
     }
 

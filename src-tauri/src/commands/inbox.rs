@@ -113,18 +113,30 @@ mod tests {
             grant_choice("for", Some("15m")).unwrap(),
             GrantChoice::For(_)
         ));
-        assert_eq!(grant_choice("for", None).unwrap_err().field.as_deref(), Some("duration"));
         assert_eq!(
-            grant_choice("once", Some("15m")).unwrap_err().field.as_deref(),
+            grant_choice("for", None).unwrap_err().field.as_deref(),
             Some("duration")
         );
-        assert_eq!(grant_choice("forever", None).unwrap_err().field.as_deref(), Some("grant"));
+        assert_eq!(
+            grant_choice("once", Some("15m"))
+                .unwrap_err()
+                .field
+                .as_deref(),
+            Some("duration")
+        );
+        assert_eq!(
+            grant_choice("forever", None).unwrap_err().field.as_deref(),
+            Some("grant")
+        );
     }
 
     #[test]
     fn reasons_are_trimmed_and_bounded() {
         assert_eq!(optional_reason(Some("  ")).unwrap(), None);
-        assert_eq!(optional_reason(Some(" too much ")).unwrap().as_deref(), Some("too much"));
+        assert_eq!(
+            optional_reason(Some(" too much ")).unwrap().as_deref(),
+            Some("too much")
+        );
         assert!(optional_reason(Some(&"x".repeat(MAX_REASON_CHARS + 1))).is_err());
     }
 

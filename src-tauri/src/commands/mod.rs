@@ -3,7 +3,7 @@
 //!
 //! Each group's logic lives in its own module as plain async functions over the
 //! [`DesktopConsole`](crate::startup::DesktopConsole), tested against a real daemon;
-//! the `#[tauri::command]` functions here only take the managed [`Startup`], pick its
+//! the `#[tauri::command]` functions here only take the managed [`Launch`], pick its
 //! console (or answer `unavailable` when the daemon did not start) and call them.
 //! Every command must also be listed in `build.rs` and allowed in
 //! `capabilities/default.json`.
@@ -20,10 +20,11 @@ use purser_daemon::console::view::{AgentView, AuthorizationDetail, NewAgentView}
 use purser_daemon::console::{PolicyTextView, PolicyVersionView, StatusView};
 use purser_daemon::http::view::BudgetView;
 use purser_store::AuditVerification;
-use tauri::State;
+use tauri::{AppHandle, State};
 
 use crate::error::IpcError;
-use crate::startup::{Startup, StartupState};
+use crate::startup::{Launch, StartupState};
+use crate::{events, tray};
 use audit::{AuditPageView, AuditQuery, ExportResult};
 use kill_switch::KillResult;
 use policy::{Applied, Checked};
@@ -55,66 +56,74 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke<tauri::Wry>) -> bool + Send + Syn
     ]
 }
 
-/// Whether the daemon runs: `{ok: true, agent_url, data_dir}` or why not.
+/// Whether the daemon runs: `{ok: true, agent_url, data_dir}` or why not. When it does
+/// not, this first tries to start it again (the UI's "Check again").
 #[tauri::command]
-fn startup_state(startup: State<'_, Startup>) -> StartupState {
-    startup.state()
+async fn startup_state(
+    app: AppHandle,
+    launch: State<'_, Launch>,
+) -> Result<StartupState, IpcError> {
+    if let Some(daemon) = launch.retry().await {
+        events::forward(&app, &daemon);
+        tray::refresh(&app).await;
+    }
+    Ok(launch.current().state())
 }
 
 #[tauri::command]
-async fn status(startup: State<'_, Startup>) -> Result<StatusView, IpcError> {
-    overview::status(startup.console()?).await
+async fn status(launch: State<'_, Launch>) -> Result<StatusView, IpcError> {
+    overview::status(&launch.console()?).await
 }
 
 #[tauri::command]
-fn agent_url(startup: State<'_, Startup>) -> Result<String, IpcError> {
-    Ok(overview::agent_url(startup.console()?))
+fn agent_url(launch: State<'_, Launch>) -> Result<String, IpcError> {
+    Ok(overview::agent_url(&launch.console()?))
 }
 
 #[tauri::command]
-async fn budget(startup: State<'_, Startup>, agent: String) -> Result<BudgetView, IpcError> {
-    overview::budget(startup.console()?, &agent).await
+async fn budget(launch: State<'_, Launch>, agent: String) -> Result<BudgetView, IpcError> {
+    overview::budget(&launch.console()?, &agent).await
 }
 
 #[tauri::command]
-async fn list_agents(startup: State<'_, Startup>) -> Result<Vec<AgentView>, IpcError> {
-    agents::list_agents(startup.console()?).await
+async fn list_agents(launch: State<'_, Launch>) -> Result<Vec<AgentView>, IpcError> {
+    agents::list_agents(&launch.console()?).await
 }
 
 #[tauri::command]
 async fn add_agent(
-    startup: State<'_, Startup>,
+    launch: State<'_, Launch>,
     name: String,
     profile: Option<String>,
 ) -> Result<NewAgentView, IpcError> {
-    agents::add_agent(startup.console()?, &name, profile.as_deref()).await
+    agents::add_agent(&launch.console()?, &name, profile.as_deref()).await
 }
 
 #[tauri::command]
 async fn set_agent_status(
-    startup: State<'_, Startup>,
+    launch: State<'_, Launch>,
     name: String,
     status: String,
 ) -> Result<AgentView, IpcError> {
-    agents::set_agent_status(startup.console()?, &name, &status).await
+    agents::set_agent_status(&launch.console()?, &name, &status).await
 }
 
 #[tauri::command]
-async fn policy_show(startup: State<'_, Startup>) -> Result<PolicyTextView, IpcError> {
-    policy::policy_show(startup.console()?).await
+async fn policy_show(launch: State<'_, Launch>) -> Result<PolicyTextView, IpcError> {
+    policy::policy_show(&launch.console()?).await
 }
 
 #[tauri::command]
-async fn policy_history(startup: State<'_, Startup>) -> Result<Vec<PolicyVersionView>, IpcError> {
-    policy::policy_history(startup.console()?).await
+async fn policy_history(launch: State<'_, Launch>) -> Result<Vec<PolicyVersionView>, IpcError> {
+    policy::policy_history(&launch.console()?).await
 }
 
 #[tauri::command]
 async fn policy_version(
-    startup: State<'_, Startup>,
+    launch: State<'_, Launch>,
     version: u32,
 ) -> Result<PolicyTextView, IpcError> {
-    policy::policy_version(startup.console()?, version).await
+    policy::policy_version(&launch.console()?, version).await
 }
 
 #[tauri::command]
@@ -123,77 +132,74 @@ fn policy_check(text: String) -> Result<Checked, IpcError> {
 }
 
 #[tauri::command]
-async fn policy_apply(startup: State<'_, Startup>, text: String) -> Result<Applied, IpcError> {
-    policy::policy_apply(startup.console()?, &text).await
+async fn policy_apply(launch: State<'_, Launch>, text: String) -> Result<Applied, IpcError> {
+    policy::policy_apply(&launch.console()?, &text).await
 }
 
 #[tauri::command]
 async fn policy_preview(
-    startup: State<'_, Startup>,
+    launch: State<'_, Launch>,
     text: String,
     days: u32,
 ) -> Result<Preview, IpcError> {
-    policy::policy_preview(startup.console()?, &text, days).await
+    policy::policy_preview(&launch.console()?, &text, days).await
 }
 
 #[tauri::command]
-async fn approvals(startup: State<'_, Startup>) -> Result<Vec<AuthorizationDetail>, IpcError> {
-    inbox::approvals(startup.console()?).await
+async fn approvals(launch: State<'_, Launch>) -> Result<Vec<AuthorizationDetail>, IpcError> {
+    inbox::approvals(&launch.console()?).await
 }
 
 #[tauri::command]
 async fn approve(
-    startup: State<'_, Startup>,
+    launch: State<'_, Launch>,
     id: String,
     grant: String,
     duration: Option<String>,
 ) -> Result<AuthorizationDetail, IpcError> {
-    inbox::approve(startup.console()?, &id, &grant, duration.as_deref()).await
+    inbox::approve(&launch.console()?, &id, &grant, duration.as_deref()).await
 }
 
 #[tauri::command]
 async fn deny(
-    startup: State<'_, Startup>,
+    launch: State<'_, Launch>,
     id: String,
     reason: Option<String>,
 ) -> Result<AuthorizationDetail, IpcError> {
-    inbox::deny(startup.console()?, &id, reason.as_deref()).await
+    inbox::deny(&launch.console()?, &id, reason.as_deref()).await
 }
 
 #[tauri::command]
-async fn kill(
-    startup: State<'_, Startup>,
-    reason: Option<String>,
-) -> Result<KillResult, IpcError> {
-    kill_switch::kill(startup.console()?, reason.as_deref()).await
+async fn kill(launch: State<'_, Launch>, reason: Option<String>) -> Result<KillResult, IpcError> {
+    kill_switch::kill(&launch.console()?, reason.as_deref()).await
 }
 
 #[tauri::command]
-async fn resume(startup: State<'_, Startup>) -> Result<KillResult, IpcError> {
-    kill_switch::resume(startup.console()?).await
+async fn resume(launch: State<'_, Launch>) -> Result<KillResult, IpcError> {
+    kill_switch::resume(&launch.console()?).await
 }
 
 #[tauri::command]
 async fn audit_page(
-    startup: State<'_, Startup>,
+    launch: State<'_, Launch>,
     filter: AuditQuery,
     before: Option<i64>,
     limit: u32,
 ) -> Result<AuditPageView, IpcError> {
-    audit::audit_page(startup.console()?, &filter, before, limit).await
+    audit::audit_page(&launch.console()?, &filter, before, limit).await
 }
 
 #[tauri::command]
 async fn audit_export(
-    startup: State<'_, Startup>,
+    launch: State<'_, Launch>,
     filter: AuditQuery,
     format: String,
     path: String,
 ) -> Result<ExportResult, IpcError> {
-    audit::audit_export(startup.console()?, &filter, &format, &path).await
+    audit::audit_export(&launch.console()?, &filter, &format, &path).await
 }
 
 #[tauri::command]
-async fn audit_verify(startup: State<'_, Startup>) -> Result<AuditVerification, IpcError> {
-    audit::audit_verify(startup.console()?).await
+async fn audit_verify(launch: State<'_, Launch>) -> Result<AuditVerification, IpcError> {
+    audit::audit_verify(&launch.console()?).await
 }

@@ -41,8 +41,25 @@ fn workspace_root() -> Result<PathBuf> {
         .context("xtask lives in src-tauri/xtask: cannot find the workspace root")
 }
 
-/// Debian packages the build and the tests need (SQLite is bundled by sqlx).
-const APT_PACKAGES: &[&str] = &["pkg-config", "build-essential"];
+/// Debian packages the build and the tests need (SQLite is bundled by sqlx): the
+/// compilers, the Tauri v2 system libraries, and what the end-to-end tests drive the
+/// real window with (Xvfb, WebKitWebDriver, ImageMagick for screenshots, a D-Bus
+/// session for notifications).
+const APT_PACKAGES: &[&str] = &[
+    "pkg-config",
+    "build-essential",
+    "libssl-dev",
+    "libwebkit2gtk-4.1-dev",
+    "libgtk-3-dev",
+    "libayatana-appindicator3-dev",
+    "librsvg2-dev",
+    "libxdo-dev",
+    "xvfb",
+    "xauth",
+    "imagemagick",
+    "webkit2gtk-driver",
+    "dbus-x11",
+];
 
 fn install_system_packages() -> Result<()> {
     let missing: Vec<&str> = APT_PACKAGES
@@ -93,6 +110,16 @@ fn test(root: &Path) -> Result<()> {
         command.current_dir(root);
         command
     };
+    let npm = || {
+        let mut command = Command::new("npm");
+        command.current_dir(root.join("ui"));
+        command
+    };
+    // The desktop crate embeds ui/dist at compile time, so the UI is built first.
+    step("ui: install", npm().args(["ci", "--no-audit", "--no-fund"]))?;
+    step("ui: type check", npm().args(["run", "check"]))?;
+    step("ui: unit tests", npm().args(["test"]))?;
+    step("ui: build", npm().args(["run", "build"]))?;
     step("rustfmt", cargo().args(["fmt", "--all", "--", "--check"]))?;
     step(
         "clippy",

@@ -26,19 +26,20 @@ const MMAP_BYTES: &str = "2147418112";
 /// Separates bodies: JSON text never holds a raw control character.
 const BODY_SEPARATOR: char = '\u{1e}';
 
-/// One chunk: `count` rows with `after < seq <= max_seq`, each column concatenated.
+/// One chunk: the `count` rows with `after < seq <= upto`, each column concatenated.
 #[derive(Debug)]
 struct Chunk {
     after: i64,
+    upto: i64,
     count: i64,
     min_seq: i64,
     max_seq: i64,
     at: String,
     kind: String,
     agent: String,
-    agent_null: String,
     authorization_id: String,
-    authorization_null: String,
+    /// Per row a digit: 1 when agent is NULL, plus 2 when authorization_id is NULL.
+    nulls: String,
     body: String,
     prev_hash: String,
     hash: String,
@@ -46,13 +47,14 @@ struct Chunk {
 
 const CHUNK_QUERY: &str = "SELECT count(*), min(seq), max(seq), \
      group_concat(at, ','), group_concat(kind, ','), \
-     group_concat(coalesce(agent, ''), ','), group_concat(agent IS NULL, ''), \
-     group_concat(coalesce(authorization_id, ''), ','), group_concat(authorization_id IS NULL, ''), \
+     group_concat(coalesce(agent, ''), ','), group_concat(coalesce(authorization_id, ''), ','), \
+     group_concat((agent IS NULL) + 2 * (authorization_id IS NULL), ''), \
      group_concat(body, char(30)), group_concat(prev_hash, ''), group_concat(hash, '') \
-     FROM (SELECT * FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2)";
+     FROM audit WHERE seq > ?1 AND seq <= ?2";
 
-async fn fetch_chunk(conn: &mut SqliteConnection, after: i64) -> Result<Option<Chunk>, StoreError> {
-    let row = sqlx::query(CHUNK_QUERY).bind(after).bind(CHUNK_ROWS).fetch_one(conn).await?;
+/// The rows of `after < seq <= upto`; `None` when there are none.
+async fn fetch_chunk(conn: &mut SqliteConnection, after: i64, upto: i64) -> Result<Option<Chunk>, StoreError> {
+    let row = sqlx::query(CHUNK_QUERY).bind(after).bind(upto).fetch_one(conn).await?;
     let count: i64 = row.try_get(0)?;
     if count == 0 {
         return Ok(None);
@@ -62,18 +64,18 @@ async fn fetch_chunk(conn: &mut SqliteConnection, after: i64) -> Result<Option<C
     };
     Ok(Some(Chunk {
         after,
+        upto,
         count,
         min_seq: row.try_get(1)?,
         max_seq: row.try_get(2)?,
         at: text(3)?,
         kind: text(4)?,
         agent: text(5)?,
-        agent_null: text(6)?,
-        authorization_id: text(7)?,
-        authorization_null: text(8)?,
-        body: text(9)?,
-        prev_hash: text(10)?,
-        hash: text(11)?,
+        authorization_id: text(6)?,
+        nulls: text(7)?,
+        body: text(8)?,
+        prev_hash: text(9)?,
+        hash: text(10)?,
     }))
 }
 
@@ -84,12 +86,17 @@ async fn produce(options: SqliteConnectOptions, chunks: mpsc::Sender<Result<Chun
     let result = async {
         let mut conn = options.pragma("mmap_size", MMAP_BYTES).connect().await?;
         let mut snapshot = conn.begin().await?;
+        let last: Option<i64> = sqlx::query_scalar("SELECT max(seq) FROM audit").fetch_one(&mut *snapshot).await?;
         let mut after = 0;
-        while let Some(chunk) = fetch_chunk(&mut snapshot, after).await? {
-            after = chunk.max_seq;
-            if chunks.send(Ok(chunk)).await.is_err() {
-                break; // the walk stopped early
+        while after < last.unwrap_or(0) {
+            // A range of seq (the table's rowid) is read in order without sorting.
+            let upto = after.saturating_add(CHUNK_ROWS);
+            if let Some(chunk) = fetch_chunk(&mut snapshot, after, upto).await? {
+                if chunks.send(Ok(chunk)).await.is_err() {
+                    break; // the walk stopped early
+                }
             }
+            after = upto;
         }
         snapshot.rollback().await?;
         conn.close().await?;
@@ -113,6 +120,25 @@ struct StoredRow<'a> {
     hash: &'a str,
 }
 
+/// 64 lowercase hex digits as 32 bytes (what the store writes; anything else is `None`).
+fn decode_hex(text: &[u8]) -> Option<[u8; 32]> {
+    fn digit(c: u8) -> Option<u8> {
+        match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            _ => None,
+        }
+    }
+    if text.len() != 64 {
+        return None;
+    }
+    let mut bytes = [0u8; 32];
+    for (byte, pair) in bytes.iter_mut().zip(text.chunks_exact(2)) {
+        *byte = (digit(pair[0])? << 4) | digit(pair[1])?;
+    }
+    Some(bytes)
+}
+
 /// `text` split at `separator`, when that gives exactly `count` values.
 fn split_exactly(text: &str, separator: char, count: usize) -> Result<Vec<&str>, ()> {
     let parts: Vec<&str> = text.split(separator).collect();
@@ -131,11 +157,17 @@ fn fixed_width(text: &str, width: usize, count: usize) -> Result<Vec<&str>, ()> 
 struct Walker {
     head: AuditHead,
     expected_seq: i64,
+    /// The previous row's hash (zeros before the first row), and as stored (hex).
     prev: [u8; 32],
+    prev_hex: [u8; 64],
     rows: u64,
 }
 
 impl Walker {
+    fn new(head: AuditHead) -> Walker {
+        Walker { head, expected_seq: 1, prev: [0u8; 32], prev_hex: [b'0'; 64], rows: 0 }
+    }
+
     fn check(&mut self, row: &StoredRow<'_>) -> Option<BrokenLink> {
         let broken = |seq: i64, problem: String| Some(BrokenLink { seq, problem });
         if row.seq != self.expected_seq {
@@ -144,14 +176,12 @@ impl Walker {
                 format!("row {} is missing (rows {}..{} were deleted)", self.expected_seq, self.expected_seq, row.seq - 1),
             );
         }
-        let mut stored_prev = [0u8; 32];
-        if hex::decode_to_slice(row.prev_hash, &mut stored_prev).is_err() || stored_prev != self.prev {
+        if row.prev_hash.as_bytes() != self.prev_hex {
             return broken(row.seq, format!("prev_hash does not match the hash of row {}", row.seq - 1));
         }
         let computed =
             row_hash(&self.prev, row.seq, row.at, row.kind, row.agent, row.authorization_id, row.body);
-        let mut stored = [0u8; 32];
-        if hex::decode_to_slice(row.hash, &mut stored).is_err() || stored != computed {
+        if decode_hex(row.hash.as_bytes()) != Some(computed) {
             return broken(row.seq, "the row's content does not match its hash (it was edited)".into());
         }
         self.rows += 1;
@@ -159,6 +189,7 @@ impl Walker {
             return broken(row.seq, "the row differs from the one the store wrote (it was replaced)".into());
         }
         self.prev = computed;
+        self.prev_hex.copy_from_slice(row.hash.as_bytes());
         self.expected_seq += 1;
         None
     }
@@ -169,9 +200,9 @@ impl Walker {
         let count = usize::try_from(chunk.count).map_err(|_| ())?;
         let split = |text, separator| split_exactly(text, separator, count);
         let fixed = |text, width| fixed_width(text, width, count);
-        let flags = |text: &str| -> Result<Vec<bool>, ()> {
-            let valid = text.len() == count && text.bytes().all(|b| b == b'0' || b == b'1');
-            if valid { Ok(text.bytes().map(|b| b == b'1').collect()) } else { Err(()) }
+        let nulls = |text: &str| -> Result<Vec<u8>, ()> {
+            let valid = text.len() == count && text.bytes().all(|b| (b'0'..=b'3').contains(&b));
+            if valid { Ok(text.bytes().map(|b| b - b'0').collect()) } else { Err(()) }
         };
         if chunk.max_seq - chunk.min_seq + 1 != chunk.count || chunk.min_seq != self.expected_seq {
             return Err(());
@@ -179,9 +210,8 @@ impl Walker {
         let at = split(&chunk.at, ',')?;
         let kind = split(&chunk.kind, ',')?;
         let agent = split(&chunk.agent, ',')?;
-        let agent_null = flags(&chunk.agent_null)?;
         let authorization_id = split(&chunk.authorization_id, ',')?;
-        let authorization_null = flags(&chunk.authorization_null)?;
+        let nulls = nulls(&chunk.nulls)?;
         let body = split(&chunk.body, BODY_SEPARATOR)?;
         let prev_hash = fixed(&chunk.prev_hash, 64)?;
         let hash = fixed(&chunk.hash, 64)?;
@@ -190,8 +220,8 @@ impl Walker {
                 seq: chunk.min_seq + i64::try_from(i).map_err(|_| ())?,
                 at: at[i].parse().map_err(|_| ())?,
                 kind: kind[i],
-                agent: (!agent_null[i]).then_some(agent[i]),
-                authorization_id: (!authorization_null[i]).then_some(authorization_id[i]),
+                agent: (nulls[i] & 1 == 0).then_some(agent[i]),
+                authorization_id: (nulls[i] & 2 == 0).then_some(authorization_id[i]),
                 body: body[i],
                 prev_hash: prev_hash[i],
                 hash: hash[i],
@@ -210,7 +240,7 @@ impl Walker {
              WHERE seq > ?1 AND seq <= ?2 ORDER BY seq",
         )
         .bind(chunk.after)
-        .bind(chunk.max_seq)
+        .bind(chunk.upto)
         .fetch_all(pool)
         .await?;
         for row in &rows {
@@ -242,7 +272,7 @@ pub(crate) async fn verify(
 ) -> Result<AuditVerification, StoreError> {
     let (sender, mut chunks) = mpsc::channel(2);
     let producer = tokio::spawn(produce(read_options.clone(), sender));
-    let mut walker = Walker { head, expected_seq: 1, prev: [0u8; 32], rows: 0 };
+    let mut walker = Walker::new(head);
     let mut first_broken = None;
     while let Some(chunk) = chunks.recv().await {
         let chunk = chunk?;
@@ -267,4 +297,21 @@ pub(crate) async fn verify(
         });
     }
     Ok(AuditVerification { rows: walker.rows, intact: first_broken.is_none(), first_broken })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_only_lowercase_hex_of_the_right_length() {
+        let hash = [0xabu8; 32];
+        assert_eq!(decode_hex(hex::encode(hash).as_bytes()), Some(hash));
+        assert_eq!(decode_hex(hex::encode_upper(hash).as_bytes()), None);
+        assert_eq!(decode_hex(b"ab"), None);
+        assert_eq!(split_exactly("a,b,c", ',', 3), Ok(vec!["a", "b", "c"]));
+        assert_eq!(split_exactly("a,b,c", ',', 2), Err(()));
+        assert_eq!(fixed_width("aabb", 2, 2), Ok(vec!["aa", "bb"]));
+        assert_eq!(fixed_width("aabbc", 2, 2), Err(()));
+    }
 }

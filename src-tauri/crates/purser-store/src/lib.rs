@@ -15,6 +15,7 @@ mod audit;
 mod audit_verify;
 mod bulk;
 mod canonical;
+mod checkpoint;
 mod clock;
 mod commands;
 mod error;

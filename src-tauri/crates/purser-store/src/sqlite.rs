@@ -22,6 +22,7 @@ use crate::audit::{self, AuditHead, NewAuditRow};
 use crate::audit_verify;
 use crate::bulk::PendingWrites;
 use crate::canonical::PreparedRequest;
+use crate::checkpoint;
 use crate::commands::{Command, Reply};
 use crate::options::StoreOptions;
 use crate::records::{
@@ -67,12 +68,11 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             // Statement journals (multi-row INSERTs) stay in memory instead of temp files.
-            .pragma("temp_store", "MEMORY");
-        let created = !path.exists();
+            .pragma("temp_store", "MEMORY")
+            .pragma("wal_autocheckpoint", checkpoint::WRITER_AUTOCHECKPOINT_PAGES);
+        let checkpoint_options = base.clone();
+        create_private(path)?;
         let mut conn = write_options.connect().await?;
-        if created {
-            restrict_permissions(path);
-        }
         configure(&mut conn, &options).await?;
         MIGRATOR.run(&mut conn).await?;
         seed(&mut conn, clock.now()).await?;
@@ -94,6 +94,7 @@ impl SqliteStore {
             published: published_tx,
             commands: receiver,
         };
+        tokio::spawn(checkpoint::run(checkpoint_options, published.clone()));
         tokio::spawn(writer.run());
         Ok(SqliteStore { commands, reads, read_options, published })
     }
@@ -114,15 +115,23 @@ impl SqliteStore {
     }
 }
 
-/// The database holds money records: only its owner may read it (its WAL and shm files
-/// inherit the mode).
-fn restrict_permissions(path: &Path) {
+/// The database holds money records: a new file is created readable by its owner only
+/// (SQLite gives its WAL and shared-memory files the same mode).
+fn create_private(path: &Path) -> Result<(), StoreError> {
+    if path.exists() {
+        return Ok(());
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
     #[cfg(unix)]
     {
-        use std::os::unix::fs::PermissionsExt;
-        if let Err(error) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)) {
-            tracing::warn!(%error, path = %path.display(), "cannot restrict the database file to its owner");
-        }
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) => Err(StoreError::Unavailable(format!("cannot create {}: {error}", path.display()))),
     }
 }
 

@@ -74,7 +74,7 @@ pub trait Store: Send + Sync {
     fn deny(&self, id: &str, reason: Option<String>) -> impl Future<Output = Result<Authorization, StoreError>> + Send;
 
     /// Expires unanswered approvals and lapses uncaptured holds whose deadline passed;
-    /// returns what changed.
+    /// returns what changed, at most 500 at a time (call again while it returns that many).
     fn expire_due(&self) -> impl Future<Output = Result<Vec<Authorization>, StoreError>> + Send;
 
     /// The earliest deadline of a pending approval or manual hold.

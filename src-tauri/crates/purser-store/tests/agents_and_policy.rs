@@ -14,6 +14,12 @@ async fn an_empty_database_starts_with_deny_all() {
     let store = open(dir.path(), &clock).await;
     let (version, policy) = store.current_policy().await.unwrap();
     assert_eq!((version, &*policy), (1, &Policy::deny_all()));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(db_path(dir.path())).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the database is readable by its owner only");
+    }
     let history = store.policy_history().await.unwrap();
     assert_eq!(history.len(), 1);
     assert_eq!(history[0].applied_by, BOOTSTRAP_PRINCIPAL);

@@ -130,12 +130,43 @@ pub struct RunningDaemon {
     lock: Option<DataDirLock>,
 }
 
+/// Environment variable read by [`Daemon::start`]: `off` (or `0`, `false`) makes the
+/// store commit every decision in its own transaction instead of in groups. Only
+/// benchmarks want that (to measure what group commit buys); unset means on.
+pub const GROUP_COMMIT_ENV: &str = "PURSER_GROUP_COMMIT";
+
+/// The store's options for [`Daemon::start`]: the defaults, with group commit turned off
+/// when [`GROUP_COMMIT_ENV`] says so.
+pub fn store_options_from_env() -> StoreOptions {
+    let off = std::env::var(GROUP_COMMIT_ENV).is_ok_and(|value| {
+        matches!(
+            value.trim().to_ascii_lowercase().as_str(),
+            "off" | "0" | "false" | "no"
+        )
+    });
+    StoreOptions {
+        group_commit: !off,
+        ..StoreOptions::default()
+    }
+}
+
 impl Daemon {
     /// Starts a daemon on `config.data_dir` with `clock` (the system clock in
-    /// production). Returns once both APIs accept connections.
+    /// production). Returns once both APIs accept connections. The store's options come
+    /// from [`store_options_from_env`].
     pub async fn start(
         config: ServeConfig,
         clock: Arc<dyn Clock>,
+    ) -> Result<RunningDaemon, StartError> {
+        Daemon::start_with_store_options(config, clock, store_options_from_env()).await
+    }
+
+    /// [`Daemon::start`] with explicit store options (benchmarks turn group commit off
+    /// in process with this).
+    pub async fn start_with_store_options(
+        config: ServeConfig,
+        clock: Arc<dyn Clock>,
+        store_options: StoreOptions,
     ) -> Result<RunningDaemon, StartError> {
         if !config.listen.ip().is_loopback() && !config.allow_remote {
             return Err(StartError::Config(format!(
@@ -148,7 +179,7 @@ impl Daemon {
         let lock = DataDirLock::acquire(&data_dir)?;
         // From here on, a failure must release the lock (dropping it does).
         let database = data_dir.join(DATABASE_FILE);
-        let store = SqliteStore::open(&database, Arc::clone(&clock), StoreOptions::default())
+        let store = SqliteStore::open(&database, Arc::clone(&clock), store_options)
             .await
             .map_err(|source| StartError::Store {
                 path: database.clone(),
