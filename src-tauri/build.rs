@@ -29,6 +29,15 @@ const COMMANDS: &[&str] = &[
 ];
 
 fn main() {
+    // The default build embeds the built UI; say how to get it rather than fail inside
+    // Tauri's macro.
+    let embeds_ui = std::env::var_os("CARGO_FEATURE_CUSTOM_PROTOCOL").is_some();
+    if embeds_ui && !std::path::Path::new("../ui/dist/index.html").exists() {
+        eprintln!(
+            "purser-desktop embeds the console's UI, and ui/dist is not built yet: run `cd ui && npm ci && npm run build` (or `cargo xtask run`), or build with --no-default-features to load the Vite dev server instead"
+        );
+        std::process::exit(1);
+    }
     let manifest = tauri_build::AppManifest::new().commands(COMMANDS);
     if let Err(error) =
         tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))

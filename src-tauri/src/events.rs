@@ -2,7 +2,7 @@
 //! payload `{event: KIND, data: JSON}` (the admin API's event stream, one Tauri event per
 //! `event:`/`data:` pair), and refreshes the tray after those that change what it shows.
 //!
-//! One subscription for the app's lifetime, taken before the window loads. A UI that
+//! One subscription per daemon, taken as soon as it runs (before the window loads). A UI that
 //! falls behind gets the bus's `lagged` event (`{missed: N}`) and should reload its
 //! lists. What this module must not do: filter, reorder or interpret events for the UI.
 

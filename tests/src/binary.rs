@@ -16,6 +16,22 @@ pub fn workspace_root() -> PathBuf {
         .to_owned()
 }
 
+/// Cargo's target directory: `CARGO_TARGET_DIR` (relative to the workspace root) or
+/// `target/`.
+pub fn target_dir() -> PathBuf {
+    let root = workspace_root();
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|dir| {
+            if dir.is_relative() {
+                root.join(dir)
+            } else {
+                dir
+            }
+        })
+        .unwrap_or_else(|| root.join("target"))
+}
+
 /// The `purser` binary, built on first use.
 pub fn purser() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
@@ -45,17 +61,7 @@ fn build() -> PathBuf {
         output.status,
         String::from_utf8_lossy(&output.stderr)
     );
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .map(|dir| {
-            if dir.is_relative() {
-                root.join(dir)
-            } else {
-                dir
-            }
-        })
-        .unwrap_or_else(|| root.join("target"));
-    let binary = target.join("debug").join("purser");
+    let binary = target_dir().join("debug").join("purser");
     assert!(
         binary.is_file(),
         "cargo build succeeded but {} does not exist",

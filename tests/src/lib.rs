@@ -1,7 +1,8 @@
 //! The harness of Purser's cross-process system tests: the real `purser serve` binary on
 //! a temporary data dir and its own port ([`TestDaemon`]), an agent speaking plain HTTP
 //! to it ([`Agent`]), and the principal using the real `purser` CLI
-//! ([`TestDaemon::cli`]) and its live event stream ([`Watch`]).
+//! ([`TestDaemon::cli`]) and its live event stream ([`Watch`]); and the real desktop app
+//! under WebDriver ([`desktop::DesktopApp`]) for the end-to-end tests of the console.
 //!
 //! The tests themselves are `tests/*.rs`, one file per topic of the contract
 //! (agent-api.md, admin-api.md). This crate must not reach into the daemon's crates: what
@@ -17,6 +18,7 @@
 pub mod agent;
 pub mod binary;
 pub mod daemon;
+pub mod desktop;
 pub mod http;
 pub mod watch;
 

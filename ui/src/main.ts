@@ -1,4 +1,5 @@
-// Entry point: theme first (no flash), then the console.
+// Entry point: a usable locale first (lib/locale.ts), the theme (no flash), then the console.
+import './lib/locale';
 import './app.css';
 import { mount } from 'svelte';
 import App from './App.svelte';

@@ -149,6 +149,21 @@ fn run(root: &Path, args: &[String]) -> Result<()> {
     if headless {
         command.args(["run", "--release", "--package", "purser-cli", "--", "serve"]);
     } else {
+        // The console needs the Tauri system libraries and embeds ui/dist when built.
+        install_system_packages()?;
+        let ui = root.join("ui");
+        if !ui.join("node_modules").exists() {
+            step(
+                "ui: install",
+                Command::new("npm")
+                    .current_dir(&ui)
+                    .args(["ci", "--no-audit", "--no-fund"]),
+            )?;
+        }
+        step(
+            "ui: build",
+            Command::new("npm").current_dir(&ui).args(["run", "build"]),
+        )?;
         command.args(["run", "--release", "--package", "purser-desktop", "--"]);
     }
     command.args(passthrough);

@@ -64,9 +64,17 @@ async fn prepared_store(path: &Path, options: StoreOptions) -> Result<SqliteStor
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let store = SqliteStore::open(path, clock, options).await?;
     if store.list_agents().await?.is_empty() {
-        store.apply_policy(POLICY, parse_policy("bench", POLICY)?, "bench").await?;
+        store
+            .apply_policy(POLICY, parse_policy("bench", POLICY)?, "bench")
+            .await?;
         for agent in 0..AGENTS {
-            store.add_agent(format!("agent-{agent}").parse()?, None, [u8::try_from(agent)?; 32]).await?;
+            store
+                .add_agent(
+                    format!("agent-{agent}").parse()?,
+                    None,
+                    [u8::try_from(agent)?; 32],
+                )
+                .await?;
         }
     }
     Ok(store)
@@ -84,7 +92,9 @@ async fn run(store: &SqliteStore, label: &str, per_caller: usize) -> Result<f64>
             let mut slowest = Duration::ZERO;
             for n in 0..per_caller {
                 let asked = Instant::now();
-                let answer = store.authorize(request(&agent, format!("{prefix}-{caller}-{n}"))?).await?;
+                let answer = store
+                    .authorize(request(&agent, format!("{prefix}-{caller}-{n}"))?)
+                    .await?;
                 slowest = slowest.max(asked.elapsed());
                 if answer.status != purser_core::AuthorizationStatus::Approved {
                     return Err(format!("unexpected {answer:?}").into());
@@ -148,7 +158,9 @@ fn bench_dir() -> Result<tempfile::TempDir> {
 async fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
     if let Some(position) = args.iter().position(|a| a == "--measure-open") {
-        let path = args.get(position + 1).ok_or("--measure-open needs a path")?;
+        let path = args
+            .get(position + 1)
+            .ok_or("--measure-open needs a path")?;
         return measure_open(Path::new(path)).await;
     }
 
@@ -160,21 +172,33 @@ async fn main() -> Result<()> {
     run(&grouped, "warm-up", 10).await?;
     let with = run(&grouped, "group_commit=true", 100).await?;
     drop(grouped);
-    let single = StoreOptions { group_commit: false, ..StoreOptions::default() };
+    let single = StoreOptions {
+        group_commit: false,
+        ..StoreOptions::default()
+    };
     let ungrouped = prepared_store(&dir.path().join("single.db"), single).await?;
     let without = run(&ungrouped, "group_commit=false", 10).await?;
     drop(ungrouped);
     println!("{:>18}: {:.1}x", "ratio", with / without);
 
-    let rows: usize = std::env::var("PURSER_BENCH_TRAIL_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
+    let rows: usize = std::env::var("PURSER_BENCH_TRAIL_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
     // PURSER_BENCH_TRAIL_DB keeps the large database at that path (reused if present).
-    let path = std::env::var("PURSER_BENCH_TRAIL_DB").map(PathBuf::from).unwrap_or_else(|_| dir.path().join("trail.db"));
+    let path = std::env::var("PURSER_BENCH_TRAIL_DB")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| dir.path().join("trail.db"));
     let reuse = path.exists();
     if !reuse {
         let store = prepared_store(&path, StoreOptions::default()).await?;
         let started = Instant::now();
         run(&store, "fill trail", rows.div_ceil(CALLERS)).await?;
-        println!("{:>18}: filled in {:.1} s", "large trail", started.elapsed().as_secs_f64());
+        println!(
+            "{:>18}: filled in {:.1} s",
+            "large trail",
+            started.elapsed().as_secs_f64()
+        );
         drop(store);
     }
     tokio::time::sleep(Duration::from_millis(300)).await;

@@ -97,7 +97,15 @@ pub(crate) fn chain(head: &mut AuditHead, row: NewAuditRow<'_>) -> AuditRow {
     let at = to_micros(row.at);
     let body = canonical_json(&row.body);
     let kind = row.kind.as_str();
-    let hash = row_hash(&head.hash, seq, at, kind, row.agent, row.authorization_id, &body);
+    let hash = row_hash(
+        &head.hash,
+        seq,
+        at,
+        kind,
+        row.agent,
+        row.authorization_id,
+        &body,
+    );
     let chained = AuditRow {
         seq,
         at,
@@ -118,32 +126,44 @@ pub(crate) async fn load_head(conn: &mut SqliteConnection) -> Result<AuditHead, 
         .await?;
     match row {
         None => Ok(AuditHead::default()),
-        Some(row) => Ok(AuditHead { seq: row.try_get(0)?, hash: decode_hash(&row.try_get::<String, _>(1)?)? }),
+        Some(row) => Ok(AuditHead {
+            seq: row.try_get(0)?,
+            hash: decode_hash(&row.try_get::<String, _>(1)?)?,
+        }),
     }
 }
 
 pub(crate) fn decode_hash(text: &str) -> Result<[u8; 32], StoreError> {
     let mut hash = [0u8; 32];
-    hex::decode_to_slice(text, &mut hash).map_err(|e| StoreError::Corrupt(format!("audit hash {text:?}: {e}")))?;
+    hex::decode_to_slice(text, &mut hash)
+        .map_err(|e| StoreError::Corrupt(format!("audit hash {text:?}: {e}")))?;
     Ok(hash)
 }
 
 fn push_filter(query: &mut QueryBuilder<'_, Sqlite>, filter: &AuditFilter) {
     query.push(" WHERE 1 = 1");
     if let Some(agent) = &filter.agent {
-        query.push(" AND agent = ").push_bind(agent.as_str().to_owned());
+        query
+            .push(" AND agent = ")
+            .push_bind(agent.as_str().to_owned());
     }
     if let Some(kind) = filter.kind {
         query.push(" AND kind = ").push_bind(kind.as_str());
     }
     if let Some(status) = filter.status {
-        query.push(" AND json_extract(body, '$.status') = ").push_bind(status.as_str());
+        query
+            .push(" AND json_extract(body, '$.status') = ")
+            .push_bind(status.as_str());
     }
     if let Some(merchant) = &filter.merchant {
-        query.push(" AND json_extract(body, '$.merchant') = ").push_bind(merchant.clone());
+        query
+            .push(" AND json_extract(body, '$.merchant') = ")
+            .push_bind(merchant.clone());
     }
     if let Some(currency) = &filter.currency {
-        query.push(" AND json_extract(body, '$.currency') = ").push_bind(currency.as_str().to_owned());
+        query
+            .push(" AND json_extract(body, '$.currency') = ")
+            .push_bind(currency.as_str().to_owned());
     }
     if let Some(since) = filter.since {
         query.push(" AND at >= ").push_bind(to_micros(since));
@@ -152,7 +172,10 @@ fn push_filter(query: &mut QueryBuilder<'_, Sqlite>, filter: &AuditFilter) {
         query.push(" AND at < ").push_bind(to_micros(until));
     }
     if let Some(text) = &filter.text {
-        query.push(" AND instr(lower(body), lower(").push_bind(text.clone()).push(")) > 0");
+        query
+            .push(" AND instr(lower(body), lower(")
+            .push_bind(text.clone())
+            .push(")) > 0");
     }
 }
 
@@ -165,7 +188,8 @@ fn entry_from_row(row: &SqliteRow) -> Result<AuditEntry, StoreError> {
         kind: kind.parse().map_err(StoreError::Corrupt)?,
         agent: row.try_get(3)?,
         authorization_id: row.try_get(4)?,
-        body: serde_json::from_str(&body).map_err(|e| StoreError::Corrupt(format!("audit body: {e}")))?,
+        body: serde_json::from_str(&body)
+            .map_err(|e| StoreError::Corrupt(format!("audit body: {e}")))?,
         prev_hash: row.try_get(6)?,
         hash: row.try_get(7)?,
     })
@@ -184,12 +208,24 @@ pub(crate) async fn page(
     if let Some(before) = before_seq {
         query.push(" AND seq < ").push_bind(before);
     }
-    query.push(" ORDER BY seq DESC LIMIT ").push_bind(i64::from(limit));
+    query
+        .push(" ORDER BY seq DESC LIMIT ")
+        .push_bind(i64::from(limit));
     let rows = query.build().fetch_all(pool).await?;
-    let entries = rows.iter().map(entry_from_row).collect::<Result<Vec<_>, _>>()?;
+    let entries = rows
+        .iter()
+        .map(entry_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
     let full = entries.len() == usize::try_from(limit).unwrap_or(usize::MAX);
-    let next_before_seq = if full { entries.last().map(|e| e.seq) } else { None };
-    Ok(AuditPage { entries, next_before_seq })
+    let next_before_seq = if full {
+        entries.last().map(|e| e.seq)
+    } else {
+        None
+    };
+    Ok(AuditPage {
+        entries,
+        next_before_seq,
+    })
 }
 
 /// Writes every row matching `filter`, oldest first; returns how many.
@@ -206,23 +242,36 @@ pub(crate) async fn export<W: Write + Send>(
     let mut conn = pool.acquire().await?;
     let mut rows = query.build().fetch(&mut *conn);
     if format == ExportFormat::Csv {
-        writeln!(out, "seq,at,kind,agent,authorization_id,status,amount,currency,merchant,body,prev_hash,hash")
-            .map_err(io)?;
+        writeln!(
+            out,
+            "seq,at,kind,agent,authorization_id,status,amount,currency,merchant,body,prev_hash,hash"
+        )
+        .map_err(io)?;
     }
     let mut count = 0;
     while let Some(row) = rows.try_next().await? {
         let entry = entry_from_row(&row)?;
         match format {
             ExportFormat::Jsonl => {
-                serde_json::to_writer(&mut *out, &entry)
-                    .map_err(|e| StoreError::Unavailable(format!("cannot write the export: {e}")))?;
+                serde_json::to_writer(&mut *out, &entry).map_err(|e| {
+                    StoreError::Unavailable(format!("cannot write the export: {e}"))
+                })?;
                 out.write_all(b"\n").map_err(io)?;
             }
             ExportFormat::Csv => {
-                let body_field = |key: &str| entry.body.get(key).and_then(Value::as_str).unwrap_or("").to_owned();
+                let body_field = |key: &str| {
+                    entry
+                        .body
+                        .get(key)
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_owned()
+                };
                 let fields = [
                     entry.seq.to_string(),
-                    entry.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                    entry
+                        .at
+                        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
                     entry.kind.as_str().to_owned(),
                     entry.agent.clone().unwrap_or_default(),
                     entry.authorization_id.clone().unwrap_or_default(),
@@ -234,7 +283,11 @@ pub(crate) async fn export<W: Write + Send>(
                     entry.prev_hash.clone(),
                     entry.hash.clone(),
                 ];
-                let line = fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(",");
+                let line = fields
+                    .iter()
+                    .map(|f| csv_field(f))
+                    .collect::<Vec<_>>()
+                    .join(",");
                 writeln!(out, "{line}").map_err(io)?;
             }
         }

@@ -20,31 +20,26 @@ use crate::audit::{AuditHead, row_hash};
 use crate::records::{AuditVerification, BrokenLink};
 
 /// Rows per chunk.
-const CHUNK_ROWS: i64 = 1024;
+const CHUNK_ROWS: i64 = 128;
 /// How much of the file the walk may memory-map (SQLite's own ceiling on Linux).
 const MMAP_BYTES: &str = "2147418112";
 /// Separates bodies: JSON text never holds a raw control character.
 const BODY_SEPARATOR: char = '\u{1e}';
 
-/// One chunk: the `count` rows with `after < seq <= upto`, each column concatenated.
-#[derive(Debug)]
+/// One chunk: the `count` rows with `after < seq <= upto`, each column concatenated
+/// in one result row (columns as in [`CHUNK_QUERY`]), read without copying.
 struct Chunk {
     after: i64,
     upto: i64,
     count: i64,
     min_seq: i64,
     max_seq: i64,
-    at: String,
-    kind: String,
-    agent: String,
-    authorization_id: String,
-    /// Per row a digit: 1 when agent is NULL, plus 2 when authorization_id is NULL.
-    nulls: String,
-    body: String,
-    prev_hash: String,
-    hash: String,
+    row: SqliteRow,
 }
 
+/// Columns: count, min seq, max seq, then at, kind, agent, authorization_id, the NULL
+/// digits (1 when agent is NULL, plus 2 when authorization_id is NULL), body,
+/// prev_hash, hash.
 const CHUNK_QUERY: &str = "SELECT count(*), min(seq), max(seq), \
      group_concat(at, ','), group_concat(kind, ','), \
      group_concat(coalesce(agent, ''), ','), group_concat(coalesce(authorization_id, ''), ','), \
@@ -52,30 +47,38 @@ const CHUNK_QUERY: &str = "SELECT count(*), min(seq), max(seq), \
      group_concat(body, char(30)), group_concat(prev_hash, ''), group_concat(hash, '') \
      FROM audit WHERE seq > ?1 AND seq <= ?2";
 
+impl Chunk {
+    /// Column `index` of the chunk as text ("" for NULL); `Err` when it is not text.
+    fn text(&self, index: usize) -> Result<&str, ()> {
+        self.row
+            .try_get::<Option<&str>, _>(index)
+            .map(Option::unwrap_or_default)
+            .map_err(|_| ())
+    }
+}
+
 /// The rows of `after < seq <= upto`; `None` when there are none.
-async fn fetch_chunk(conn: &mut SqliteConnection, after: i64, upto: i64) -> Result<Option<Chunk>, StoreError> {
-    let row = sqlx::query(CHUNK_QUERY).bind(after).bind(upto).fetch_one(conn).await?;
+async fn fetch_chunk(
+    conn: &mut SqliteConnection,
+    after: i64,
+    upto: i64,
+) -> Result<Option<Chunk>, StoreError> {
+    let row = sqlx::query(CHUNK_QUERY)
+        .bind(after)
+        .bind(upto)
+        .fetch_one(conn)
+        .await?;
     let count: i64 = row.try_get(0)?;
     if count == 0 {
         return Ok(None);
     }
-    let text = |i: usize| -> Result<String, StoreError> {
-        Ok(row.try_get::<Option<String>, _>(i)?.unwrap_or_default())
-    };
     Ok(Some(Chunk {
         after,
         upto,
         count,
         min_seq: row.try_get(1)?,
         max_seq: row.try_get(2)?,
-        at: text(3)?,
-        kind: text(4)?,
-        agent: text(5)?,
-        authorization_id: text(6)?,
-        nulls: text(7)?,
-        body: text(8)?,
-        prev_hash: text(9)?,
-        hash: text(10)?,
+        row,
     }))
 }
 
@@ -86,7 +89,9 @@ async fn produce(options: SqliteConnectOptions, chunks: mpsc::Sender<Result<Chun
     let result = async {
         let mut conn = options.pragma("mmap_size", MMAP_BYTES).connect().await?;
         let mut snapshot = conn.begin().await?;
-        let last: Option<i64> = sqlx::query_scalar("SELECT max(seq) FROM audit").fetch_one(&mut *snapshot).await?;
+        let last: Option<i64> = sqlx::query_scalar("SELECT max(seq) FROM audit")
+            .fetch_one(&mut *snapshot)
+            .await?;
         let mut after = 0;
         while after < last.unwrap_or(0) {
             // A range of seq (the table's rowid) is read in order without sorting.
@@ -142,7 +147,11 @@ fn decode_hex(text: &[u8]) -> Option<[u8; 32]> {
 /// `text` split at `separator`, when that gives exactly `count` values.
 fn split_exactly(text: &str, separator: char, count: usize) -> Result<Vec<&str>, ()> {
     let parts: Vec<&str> = text.split(separator).collect();
-    if parts.len() == count { Ok(parts) } else { Err(()) }
+    if parts.len() == count {
+        Ok(parts)
+    } else {
+        Err(())
+    }
 }
 
 /// `text` cut into `count` ASCII values of `width` characters.
@@ -150,7 +159,9 @@ fn fixed_width(text: &str, width: usize, count: usize) -> Result<Vec<&str>, ()> 
     if text.len() != width * count || !text.is_ascii() {
         return Err(());
     }
-    Ok((0..count).map(|i| &text[i * width..(i + 1) * width]).collect())
+    Ok((0..count)
+        .map(|i| &text[i * width..(i + 1) * width])
+        .collect())
 }
 
 /// The walk so far.
@@ -165,7 +176,13 @@ struct Walker {
 
 impl Walker {
     fn new(head: AuditHead) -> Walker {
-        Walker { head, expected_seq: 1, prev: [0u8; 32], prev_hex: [b'0'; 64], rows: 0 }
+        Walker {
+            head,
+            expected_seq: 1,
+            prev: [0u8; 32],
+            prev_hex: [b'0'; 64],
+            rows: 0,
+        }
     }
 
     fn check(&mut self, row: &StoredRow<'_>) -> Option<BrokenLink> {
@@ -173,20 +190,41 @@ impl Walker {
         if row.seq != self.expected_seq {
             return broken(
                 self.expected_seq,
-                format!("row {} is missing (rows {}..{} were deleted)", self.expected_seq, self.expected_seq, row.seq - 1),
+                format!(
+                    "row {} is missing (rows {}..{} were deleted)",
+                    self.expected_seq,
+                    self.expected_seq,
+                    row.seq - 1
+                ),
             );
         }
         if row.prev_hash.as_bytes() != self.prev_hex {
-            return broken(row.seq, format!("prev_hash does not match the hash of row {}", row.seq - 1));
+            return broken(
+                row.seq,
+                format!("prev_hash does not match the hash of row {}", row.seq - 1),
+            );
         }
-        let computed =
-            row_hash(&self.prev, row.seq, row.at, row.kind, row.agent, row.authorization_id, row.body);
+        let computed = row_hash(
+            &self.prev,
+            row.seq,
+            row.at,
+            row.kind,
+            row.agent,
+            row.authorization_id,
+            row.body,
+        );
         if decode_hex(row.hash.as_bytes()) != Some(computed) {
-            return broken(row.seq, "the row's content does not match its hash (it was edited)".into());
+            return broken(
+                row.seq,
+                "the row's content does not match its hash (it was edited)".into(),
+            );
         }
         self.rows += 1;
         if row.seq == self.head.seq && computed != self.head.hash {
-            return broken(row.seq, "the row differs from the one the store wrote (it was replaced)".into());
+            return broken(
+                row.seq,
+                "the row differs from the one the store wrote (it was replaced)".into(),
+            );
         }
         self.prev = computed;
         self.prev_hex.copy_from_slice(row.hash.as_bytes());
@@ -202,19 +240,23 @@ impl Walker {
         let fixed = |text, width| fixed_width(text, width, count);
         let nulls = |text: &str| -> Result<Vec<u8>, ()> {
             let valid = text.len() == count && text.bytes().all(|b| (b'0'..=b'3').contains(&b));
-            if valid { Ok(text.bytes().map(|b| b - b'0').collect()) } else { Err(()) }
+            if valid {
+                Ok(text.bytes().map(|b| b - b'0').collect())
+            } else {
+                Err(())
+            }
         };
         if chunk.max_seq - chunk.min_seq + 1 != chunk.count || chunk.min_seq != self.expected_seq {
             return Err(());
         }
-        let at = split(&chunk.at, ',')?;
-        let kind = split(&chunk.kind, ',')?;
-        let agent = split(&chunk.agent, ',')?;
-        let authorization_id = split(&chunk.authorization_id, ',')?;
-        let nulls = nulls(&chunk.nulls)?;
-        let body = split(&chunk.body, BODY_SEPARATOR)?;
-        let prev_hash = fixed(&chunk.prev_hash, 64)?;
-        let hash = fixed(&chunk.hash, 64)?;
+        let at = split(chunk.text(3)?, ',')?;
+        let kind = split(chunk.text(4)?, ',')?;
+        let agent = split(chunk.text(5)?, ',')?;
+        let authorization_id = split(chunk.text(6)?, ',')?;
+        let nulls = nulls(chunk.text(7)?)?;
+        let body = split(chunk.text(8)?, BODY_SEPARATOR)?;
+        let prev_hash = fixed(chunk.text(9)?, 64)?;
+        let hash = fixed(chunk.text(10)?, 64)?;
         for i in 0..count {
             let row = StoredRow {
                 seq: chunk.min_seq + i64::try_from(i).map_err(|_| ())?,
@@ -234,7 +276,11 @@ impl Walker {
     }
 
     /// Checks the rows of `chunk` one by one.
-    async fn check_rows(&mut self, pool: &SqlitePool, chunk: &Chunk) -> Result<Option<BrokenLink>, StoreError> {
+    async fn check_rows(
+        &mut self,
+        pool: &SqlitePool,
+        chunk: &Chunk,
+    ) -> Result<Option<BrokenLink>, StoreError> {
         let rows: Vec<SqliteRow> = sqlx::query(
             "SELECT seq, at, kind, agent, authorization_id, body, prev_hash, hash FROM audit \
              WHERE seq > ?1 AND seq <= ?2 ORDER BY seq",
@@ -286,7 +332,9 @@ pub(crate) async fn verify(
         }
     }
     drop(chunks);
-    producer.await.map_err(|e| StoreError::Unavailable(format!("audit verification stopped: {e}")))?;
+    producer
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("audit verification stopped: {e}")))?;
     if first_broken.is_none() && walker.expected_seq <= head.seq {
         first_broken = Some(BrokenLink {
             seq: walker.expected_seq,
@@ -296,7 +344,11 @@ pub(crate) async fn verify(
             ),
         });
     }
-    Ok(AuditVerification { rows: walker.rows, intact: first_broken.is_none(), first_broken })
+    Ok(AuditVerification {
+        rows: walker.rows,
+        intact: first_broken.is_none(),
+        first_broken,
+    })
 }
 
 #[cfg(test)]

@@ -64,7 +64,11 @@ impl PreparedRequest {
             .map_err(|e| StoreError::InvalidInput(format!("request cannot be encoded: {e}")))?;
         let json = canonical_json(&value);
         let params_hash = Sha256::digest(json.as_bytes()).into();
-        Ok(PreparedRequest { request, json, params_hash })
+        Ok(PreparedRequest {
+            request,
+            json,
+            params_hash,
+        })
     }
 }
 

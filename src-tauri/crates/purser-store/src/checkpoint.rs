@@ -19,7 +19,10 @@ const INTERVAL: Duration = Duration::from_secs(1);
 /// The writer checkpoints by itself only past this many WAL pages (~40 MB).
 pub(crate) const WRITER_AUTOCHECKPOINT_PAGES: &str = "10000";
 
-pub(crate) async fn run(options: SqliteConnectOptions, mut commits: watch::Receiver<Arc<Published>>) {
+pub(crate) async fn run(
+    options: SqliteConnectOptions,
+    mut commits: watch::Receiver<Arc<Published>>,
+) {
     let mut conn = None;
     loop {
         tokio::time::sleep(INTERVAL).await;
@@ -29,10 +32,17 @@ pub(crate) async fn run(options: SqliteConnectOptions, mut commits: watch::Recei
             Ok(true) => commits.mark_unchanged(),
         }
         if conn.is_none() {
-            conn = options.connect().await.map_err(|error| tracing::warn!(%error, "checkpointer cannot connect")).ok();
+            conn = options
+                .connect()
+                .await
+                .map_err(|error| tracing::warn!(%error, "checkpointer cannot connect"))
+                .ok();
         }
         if let Some(connection) = conn.as_mut() {
-            if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(connection).await {
+            if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(connection)
+                .await
+            {
                 tracing::warn!(%error, "WAL checkpoint failed; retrying later");
                 conn = None;
             }

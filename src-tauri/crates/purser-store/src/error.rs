@@ -42,16 +42,19 @@ impl StoreError {
     }
 
     pub(crate) fn not_in_state(id: &str, status: AuthorizationStatus, wanted: &str) -> StoreError {
-        StoreError::InvalidState(format!("authorization {id} is {}, not {wanted}", status.as_str()))
+        StoreError::InvalidState(format!(
+            "authorization {id} is {}, not {wanted}",
+            status.as_str()
+        ))
     }
 }
 
 impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> StoreError {
         match error {
-            sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) | sqlx::Error::ColumnNotFound(_) => {
-                StoreError::Corrupt(error.to_string())
-            }
+            sqlx::Error::ColumnDecode { .. }
+            | sqlx::Error::Decode(_)
+            | sqlx::Error::ColumnNotFound(_) => StoreError::Corrupt(error.to_string()),
             other => StoreError::Unavailable(other.to_string()),
         }
     }

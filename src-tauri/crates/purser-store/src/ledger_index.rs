@@ -108,35 +108,69 @@ impl LedgerIndex {
 
     /// Adds an all-time total loaded from the database (no bucket).
     pub(crate) fn add_total(&mut self, agent: &AgentName, currency: &Currency, sums: Sums) {
-        self.shared.entry(currency.clone()).or_default().total.add(sums);
+        self.shared
+            .entry(currency.clone())
+            .or_default()
+            .total
+            .add(sums);
         self.agent_series(agent, currency).total.add(sums);
     }
 
     /// Adds a bucketed row loaded from the database, whose amount is already in the
     /// totals.
-    pub(crate) fn add_bucketed(&mut self, agent: &AgentName, currency: &Currency, at_micros: i64, sums: Sums) {
+    pub(crate) fn add_bucketed(
+        &mut self,
+        agent: &AgentName,
+        currency: &Currency,
+        at_micros: i64,
+        sums: Sums,
+    ) {
         let bucket = bucket_of(at_micros);
         if bucket < self.horizon {
             return;
         }
-        self.shared.entry(currency.clone()).or_default().buckets.entry(bucket).or_default().add(sums);
-        self.agent_series(agent, currency).buckets.entry(bucket).or_default().add(sums);
+        self.shared
+            .entry(currency.clone())
+            .or_default()
+            .buckets
+            .entry(bucket)
+            .or_default()
+            .add(sums);
+        self.agent_series(agent, currency)
+            .buckets
+            .entry(bucket)
+            .or_default()
+            .add(sums);
     }
 
     pub(crate) fn apply(&mut self, delta: &LedgerDelta) {
         let bucket = bucket_of(delta.at_micros);
         let horizon = self.horizon;
-        self.shared.entry(delta.currency.clone()).or_default().apply(bucket, delta.change, horizon);
-        self.agent_series(&delta.agent, &delta.currency).apply(bucket, delta.change, horizon);
+        self.shared
+            .entry(delta.currency.clone())
+            .or_default()
+            .apply(bucket, delta.change, horizon);
+        self.agent_series(&delta.agent, &delta.currency)
+            .apply(bucket, delta.change, horizon);
     }
 
     /// Committed money of `currency` for `agent` (`None`: every agent) since `since`.
-    pub(crate) fn committed(&self, agent: Option<&AgentName>, currency: &Currency, since_micros: Option<i64>) -> Sums {
+    pub(crate) fn committed(
+        &self,
+        agent: Option<&AgentName>,
+        currency: &Currency,
+        since_micros: Option<i64>,
+    ) -> Sums {
         let series = match agent {
             None => self.shared.get(currency),
-            Some(agent) => self.agents.get(agent).and_then(|series| series.get(currency)),
+            Some(agent) => self
+                .agents
+                .get(agent)
+                .and_then(|series| series.get(currency)),
         };
-        series.map(|s| s.since(since_micros.map(bucket_of), self.horizon)).unwrap_or_default()
+        series
+            .map(|s| s.since(since_micros.map(bucket_of), self.horizon))
+            .unwrap_or_default()
     }
 
     /// Would a delta at `at_micros` count for a query since `since_micros`, by the same
@@ -155,7 +189,10 @@ impl LedgerIndex {
             return;
         }
         self.horizon = horizon;
-        let all = self.shared.values_mut().chain(self.agents.values_mut().flat_map(|m| m.values_mut()));
+        let all = self
+            .shared
+            .values_mut()
+            .chain(self.agents.values_mut().flat_map(|m| m.values_mut()));
         for series in all {
             series.buckets = series.buckets.split_off(&horizon);
         }
@@ -167,7 +204,11 @@ impl LedgerIndex {
     }
 
     fn agent_series(&mut self, agent: &AgentName, currency: &Currency) -> &mut Series {
-        self.agents.entry(agent.clone()).or_default().entry(currency.clone()).or_default()
+        self.agents
+            .entry(agent.clone())
+            .or_default()
+            .entry(currency.clone())
+            .or_default()
     }
 }
 
@@ -190,15 +231,26 @@ mod tests {
             session: None,
             currency: usd.clone(),
             at_micros: at,
-            change: Sums { spent: micros, held: 0 },
+            change: Sums {
+                spent: micros,
+                held: 0,
+            },
         };
         index.apply(&spend(now - 40 * day, 7, "a"));
         index.apply(&spend(now - day, 5, "a"));
         index.apply(&spend(now - 1, 3, "b"));
         assert_eq!(index.committed(None, &usd, Some(now - day)).spent, 8);
-        assert_eq!(index.committed(Some(&agent("a")), &usd, Some(now - day)).spent, 5);
+        assert_eq!(
+            index
+                .committed(Some(&agent("a")), &usd, Some(now - day))
+                .spent,
+            5
+        );
         assert_eq!(index.committed(Some(&agent("a")), &usd, None).spent, 12);
-        assert_eq!(index.committed(None, &usd, Some(now - BUCKET_MICROS)).spent, 3);
+        assert_eq!(
+            index.committed(None, &usd, Some(now - BUCKET_MICROS)).spent,
+            3
+        );
         // Older than the horizon: all-time total, never less than the truth.
         assert_eq!(index.committed(None, &usd, Some(now - 50 * day)).spent, 15);
         index.prune(now + 2 * day);

@@ -103,10 +103,15 @@ impl FromStr for DecidedBy {
     type Err = String;
 
     fn from_str(text: &str) -> Result<DecidedBy, String> {
-        [DecidedBy::Policy, DecidedBy::Principal, DecidedBy::KillSwitch, DecidedBy::Timeout]
-            .into_iter()
-            .find(|d| d.as_str() == text)
-            .ok_or_else(|| format!("unknown decided_by {text:?}"))
+        [
+            DecidedBy::Policy,
+            DecidedBy::Principal,
+            DecidedBy::KillSwitch,
+            DecidedBy::Timeout,
+        ]
+        .into_iter()
+        .find(|d| d.as_str() == text)
+        .ok_or_else(|| format!("unknown decided_by {text:?}"))
     }
 }
 
@@ -150,10 +155,14 @@ impl FromStr for AgentStatus {
     type Err = String;
 
     fn from_str(text: &str) -> Result<AgentStatus, String> {
-        [AgentStatus::Active, AgentStatus::Frozen, AgentStatus::Revoked]
-            .into_iter()
-            .find(|s| s.as_str() == text)
-            .ok_or_else(|| format!("unknown agent status {text:?}"))
+        [
+            AgentStatus::Active,
+            AgentStatus::Frozen,
+            AgentStatus::Revoked,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+        .ok_or_else(|| format!("unknown agent status {text:?}"))
     }
 }
 
@@ -294,12 +303,15 @@ impl FromStr for AuditKind {
     type Err = String;
 
     fn from_str(text: &str) -> Result<AuditKind, String> {
-        AuditKind::ALL.into_iter().find(|k| k.as_str() == text).ok_or_else(|| {
-            format!(
-                "audit kind {text:?} is unknown: use one of {}",
-                AuditKind::ALL.map(AuditKind::as_str).join(", ")
-            )
-        })
+        AuditKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == text)
+            .ok_or_else(|| {
+                format!(
+                    "audit kind {text:?} is unknown: use one of {}",
+                    AuditKind::ALL.map(AuditKind::as_str).join(", ")
+                )
+            })
     }
 }
 

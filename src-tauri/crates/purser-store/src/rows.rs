@@ -3,7 +3,9 @@
 //!
 //! A row that does not decode is [`StoreError::Corrupt`], never a default value.
 
-use purser_core::{AgentName, Amount, AuthorizationRequest, AuthorizationStatus, Reason, Timestamp};
+use purser_core::{
+    AgentName, Amount, AuthorizationRequest, AuthorizationStatus, Reason, Timestamp,
+};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
@@ -60,7 +62,10 @@ pub(crate) fn authorization_from_row(row: &SqliteRow) -> Result<Authorization, S
         status: status_from_str(&row.try_get::<String, _>(2)?)?,
         amount: request.amount,
         captured_amount: captured
-            .map(|m| Amount::from_micros(m).ok_or_else(|| StoreError::Corrupt("captured amount out of range".into())))
+            .map(|m| {
+                Amount::from_micros(m)
+                    .ok_or_else(|| StoreError::Corrupt("captured amount out of range".into()))
+            })
             .transpose()?,
         currency: request.currency,
         merchant: request.merchant,
@@ -71,8 +76,11 @@ pub(crate) fn authorization_from_row(row: &SqliteRow) -> Result<Authorization, S
         purpose: request.purpose,
         context: request.context,
         reasons,
-        decided_by: decided_by.map(|d| d.parse::<DecidedBy>().map_err(StoreError::Corrupt)).transpose()?,
-        policy_version: u32::try_from(policy_version).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        decided_by: decided_by
+            .map(|d| d.parse::<DecidedBy>().map_err(StoreError::Corrupt))
+            .transpose()?,
+        policy_version: u32::try_from(policy_version)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
         grant_id: row.try_get(10)?,
         expires_at: expires_at.map(from_micros).transpose()?,
         created_at: from_micros(row.try_get(8)?)?,
@@ -88,8 +96,15 @@ pub(crate) fn agent_from_row(row: &SqliteRow) -> Result<AgentRecord, StoreError>
     let profile: Option<String> = row.try_get(1)?;
     let status: String = row.try_get(2)?;
     Ok(AgentRecord {
-        name: name.parse::<AgentName>().map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        profile: profile.map(|p| p.parse().map_err(|e: purser_core::names::NameError| StoreError::Corrupt(e.to_string()))).transpose()?,
+        name: name
+            .parse::<AgentName>()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        profile: profile
+            .map(|p| {
+                p.parse()
+                    .map_err(|e: purser_core::names::NameError| StoreError::Corrupt(e.to_string()))
+            })
+            .transpose()?,
         status: status.parse::<AgentStatus>().map_err(StoreError::Corrupt)?,
         created_at: from_micros(row.try_get(3)?)?,
     })

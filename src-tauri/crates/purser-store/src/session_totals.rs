@@ -82,7 +82,11 @@ impl SessionTotals {
     pub(crate) fn apply(&mut self, delta: &LedgerDelta) {
         let key = (delta.agent.clone(), delta.session.clone());
         if let Some(entry) = self.entries.get_mut(&key) {
-            entry.totals.entry(delta.currency.clone()).or_default().add(delta.change);
+            entry
+                .totals
+                .entry(delta.currency.clone())
+                .or_default()
+                .add(delta.change);
         }
     }
 }
@@ -105,8 +109,16 @@ pub(crate) async fn load_session(
     let mut totals = PerCurrency::new();
     for row in rows {
         let currency: String = row.try_get(0)?;
-        let currency = currency.parse::<Currency>().map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-        totals.insert(currency, Sums { spent: row.try_get(1)?, held: row.try_get(2)? });
+        let currency = currency
+            .parse::<Currency>()
+            .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+        totals.insert(
+            currency,
+            Sums {
+                spent: row.try_get(1)?,
+                held: row.try_get(2)?,
+            },
+        );
     }
     Ok(totals)
 }

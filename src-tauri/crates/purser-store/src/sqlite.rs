@@ -10,14 +10,15 @@ use std::time::Duration;
 
 use purser_core::policy::{parse_policy, serialize_policy};
 use purser_core::{
-    AgentName, Amount, AuthorizationRequest, BudgetLine, Clock, Policy, ProfileName, RequestKind, SessionId,
-    Timestamp,
+    AgentName, Amount, AuthorizationRequest, BudgetLine, Clock, Policy, ProfileName, RequestKind,
+    SessionId, Timestamp,
 };
 use serde_json::json;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{ConnectOptions, Connection, Row, SqliteConnection, SqlitePool};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::StoreError;
 use crate::audit::{self, AuditHead, NewAuditRow};
 use crate::audit_verify;
 use crate::bulk::PendingWrites;
@@ -26,14 +27,17 @@ use crate::checkpoint;
 use crate::commands::{Command, Reply};
 use crate::options::StoreOptions;
 use crate::records::{
-    AgentRecord, AgentStatus, AuditFilter, AuditKind, AuditPage, AuditVerification, Authorization, CurrencyTotals,
-    ExportFormat, GrantChoice, KillSwitchState, PolicyVersion, StoreStatus, UsageTotals,
+    AgentRecord, AgentStatus, AuditFilter, AuditKind, AuditPage, AuditVerification, Authorization,
+    CurrencyTotals, ExportFormat, GrantChoice, KillSwitchState, PolicyVersion, StoreStatus,
+    UsageTotals,
 };
-use crate::rows::{AGENT_COLUMNS, AUTHORIZATION_COLUMNS, agent_from_row, authorization_from_row, from_micros, to_micros};
+use crate::rows::{
+    AGENT_COLUMNS, AUTHORIZATION_COLUMNS, agent_from_row, authorization_from_row, from_micros,
+    to_micros,
+};
 use crate::state::{Published, State};
 use crate::store_trait::Store;
 use crate::writer::{Writer, configure};
-use crate::StoreError;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -57,7 +61,11 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and starts its writer task on
     /// the current tokio runtime.
-    pub async fn open(path: &Path, clock: Arc<dyn Clock>, options: StoreOptions) -> Result<SqliteStore, StoreError> {
+    pub async fn open(
+        path: &Path,
+        clock: Arc<dyn Clock>,
+        options: StoreOptions,
+    ) -> Result<SqliteStore, StoreError> {
         let base = SqliteConnectOptions::new()
             .filename(path)
             .busy_timeout(BUSY_TIMEOUT)
@@ -69,7 +77,10 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             // Statement journals (multi-row INSERTs) stay in memory instead of temp files.
             .pragma("temp_store", "MEMORY")
-            .pragma("wal_autocheckpoint", checkpoint::WRITER_AUTOCHECKPOINT_PAGES);
+            .pragma(
+                "wal_autocheckpoint",
+                checkpoint::WRITER_AUTOCHECKPOINT_PAGES,
+            );
         let checkpoint_options = base.clone();
         create_private(path)?;
         let mut conn = write_options.connect().await?;
@@ -96,7 +107,12 @@ impl SqliteStore {
         };
         tokio::spawn(checkpoint::run(checkpoint_options, published.clone()));
         tokio::spawn(writer.run());
-        Ok(SqliteStore { commands, reads, read_options, published })
+        Ok(SqliteStore {
+            commands,
+            reads,
+            read_options,
+            published,
+        })
     }
 
     async fn send<T>(&self, command: impl FnOnce(Reply<T>) -> Command) -> Result<T, StoreError> {
@@ -105,9 +121,9 @@ impl SqliteStore {
             .send(command(reply))
             .await
             .map_err(|_| StoreError::Unavailable("the store's writer has stopped".into()))?;
-        answer
-            .await
-            .map_err(|_| StoreError::Unavailable("the store's writer stopped before answering".into()))?
+        answer.await.map_err(|_| {
+            StoreError::Unavailable("the store's writer stopped before answering".into())
+        })?
     }
 
     fn published(&self) -> Arc<Published> {
@@ -131,14 +147,19 @@ fn create_private(path: &Path) -> Result<(), StoreError> {
     match options.open(path) {
         Ok(_) => Ok(()),
         Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(error) => Err(StoreError::Unavailable(format!("cannot create {}: {error}", path.display()))),
+        Err(error) => Err(StoreError::Unavailable(format!(
+            "cannot create {}: {error}",
+            path.display()
+        ))),
     }
 }
 
 /// An empty database starts with policy version 1 = deny-all, audited like any change.
 async fn seed(conn: &mut SqliteConnection, now: Timestamp) -> Result<(), StoreError> {
     let mut tx = conn.begin().await?;
-    let versions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM policy_versions").fetch_one(&mut *tx).await?;
+    let versions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM policy_versions")
+        .fetch_one(&mut *tx)
+        .await?;
     if versions > 0 {
         return Ok(());
     }
@@ -151,7 +172,13 @@ async fn seed(conn: &mut SqliteConnection, now: Timestamp) -> Result<(), StoreEr
         .await?;
     let mut head = audit::load_head(&mut tx).await?;
     let body = json!({ "version": 1, "applied_by": BOOTSTRAP_PRINCIPAL, "text": text });
-    let row = NewAuditRow { at: now, kind: AuditKind::PolicyChange, agent: None, authorization_id: None, body };
+    let row = NewAuditRow {
+        at: now,
+        kind: AuditKind::PolicyChange,
+        agent: None,
+        authorization_id: None,
+        body,
+    };
     let mut writes = PendingWrites::default();
     writes.audit.push(audit::chain(&mut head, row));
     writes.flush(&mut tx).await?;
@@ -162,7 +189,12 @@ async fn seed(conn: &mut SqliteConnection, now: Timestamp) -> Result<(), StoreEr
 fn check_kind(request: &AuthorizationRequest, usage: bool) -> Result<(), StoreError> {
     match (&request.kind, usage) {
         (RequestKind::Payment, false) => Ok(()),
-        (RequestKind::Usage { units, unit_cost, .. }, true) => {
+        (
+            RequestKind::Usage {
+                units, unit_cost, ..
+            },
+            true,
+        ) => {
             let cost = unit_cost
                 .checked_mul_quantity(*units)
                 .map_err(|e| StoreError::InvalidInput(format!("usage cost: {e}")))?;
@@ -175,10 +207,12 @@ fn check_kind(request: &AuthorizationRequest, usage: bool) -> Result<(), StoreEr
                 )))
             }
         }
-        (RequestKind::Payment, true) => Err(StoreError::InvalidInput("a payment is not a usage".into())),
-        (RequestKind::Usage { .. }, false) => {
-            Err(StoreError::InvalidInput("usage is metered with record_usage, not authorized".into()))
+        (RequestKind::Payment, true) => {
+            Err(StoreError::InvalidInput("a payment is not a usage".into()))
         }
+        (RequestKind::Usage { .. }, false) => Err(StoreError::InvalidInput(
+            "usage is metered with record_usage, not authorized".into(),
+        )),
     }
 }
 
@@ -186,16 +220,25 @@ impl Store for SqliteStore {
     async fn authorize(&self, request: AuthorizationRequest) -> Result<Authorization, StoreError> {
         check_kind(&request, false)?;
         let request = PreparedRequest::new(request)?;
-        self.send(|reply| Command::Authorize { request, reply }).await
+        self.send(|reply| Command::Authorize { request, reply })
+            .await
     }
 
-    async fn record_usage(&self, request: AuthorizationRequest) -> Result<(Authorization, UsageTotals), StoreError> {
+    async fn record_usage(
+        &self,
+        request: AuthorizationRequest,
+    ) -> Result<(Authorization, UsageTotals), StoreError> {
         check_kind(&request, true)?;
         let request = PreparedRequest::new(request)?;
-        self.send(|reply| Command::RecordUsage { request, reply }).await
+        self.send(|reply| Command::RecordUsage { request, reply })
+            .await
     }
 
-    async fn get_authorization(&self, agent: &AgentName, id: &str) -> Result<Option<Authorization>, StoreError> {
+    async fn get_authorization(
+        &self,
+        agent: &AgentName,
+        id: &str,
+    ) -> Result<Option<Authorization>, StoreError> {
         let row = sqlx::query(&format!(
             "SELECT {AUTHORIZATION_COLUMNS} FROM authorizations WHERE id = ?1 AND agent = ?2"
         ))
@@ -206,9 +249,20 @@ impl Store for SqliteStore {
         row.as_ref().map(authorization_from_row).transpose()
     }
 
-    async fn capture(&self, agent: &AgentName, id: &str, amount: Option<Amount>) -> Result<Authorization, StoreError> {
+    async fn capture(
+        &self,
+        agent: &AgentName,
+        id: &str,
+        amount: Option<Amount>,
+    ) -> Result<Authorization, StoreError> {
         let (agent, id) = (agent.clone(), id.to_owned());
-        self.send(|reply| Command::Capture { agent, id, amount, reply }).await
+        self.send(|reply| Command::Capture {
+            agent,
+            id,
+            amount,
+            reply,
+        })
+        .await
     }
 
     async fn void(&self, agent: &AgentName, id: &str) -> Result<Authorization, StoreError> {
@@ -216,9 +270,18 @@ impl Store for SqliteStore {
         self.send(|reply| Command::Void { agent, id, reply }).await
     }
 
-    async fn budget(&self, agent: &AgentName, session: Option<&SessionId>) -> Result<Vec<BudgetLine>, StoreError> {
+    async fn budget(
+        &self,
+        agent: &AgentName,
+        session: Option<&SessionId>,
+    ) -> Result<Vec<BudgetLine>, StoreError> {
         let (agent, session) = (agent.clone(), session.cloned());
-        self.send(|reply| Command::Budget { agent, session, reply }).await
+        self.send(|reply| Command::Budget {
+            agent,
+            session,
+            reply,
+        })
+        .await
     }
 
     async fn pending_approvals(&self) -> Result<Vec<Authorization>, StoreError> {
@@ -234,7 +297,8 @@ impl Store for SqliteStore {
 
     async fn approve(&self, id: &str, choice: GrantChoice) -> Result<Authorization, StoreError> {
         let id = id.to_owned();
-        self.send(|reply| Command::Approve { id, choice, reply }).await
+        self.send(|reply| Command::Approve { id, choice, reply })
+            .await
     }
 
     async fn deny(&self, id: &str, reason: Option<String>) -> Result<Authorization, StoreError> {
@@ -256,8 +320,12 @@ impl Store for SqliteStore {
         next.map(from_micros).transpose()
     }
 
-    async fn engage_kill_switch(&self, reason: Option<String>) -> Result<Vec<Authorization>, StoreError> {
-        self.send(|reply| Command::EngageKillSwitch { reason, reply }).await
+    async fn engage_kill_switch(
+        &self,
+        reason: Option<String>,
+    ) -> Result<Vec<Authorization>, StoreError> {
+        self.send(|reply| Command::EngageKillSwitch { reason, reply })
+            .await
     }
 
     async fn resume(&self) -> Result<KillSwitchState, StoreError> {
@@ -274,7 +342,13 @@ impl Store for SqliteStore {
         profile: Option<ProfileName>,
         token_hash: [u8; 32],
     ) -> Result<AgentRecord, StoreError> {
-        self.send(|reply| Command::AddAgent { name, profile, token_hash, reply }).await
+        self.send(|reply| Command::AddAgent {
+            name,
+            profile,
+            token_hash,
+            reply,
+        })
+        .await
     }
 
     async fn list_agents(&self) -> Result<Vec<AgentRecord>, StoreError> {
@@ -284,17 +358,38 @@ impl Store for SqliteStore {
         rows.iter().map(agent_from_row).collect()
     }
 
-    async fn set_agent_status(&self, name: &AgentName, status: AgentStatus) -> Result<AgentRecord, StoreError> {
+    async fn set_agent_status(
+        &self,
+        name: &AgentName,
+        status: AgentStatus,
+    ) -> Result<AgentRecord, StoreError> {
         let name = name.clone();
-        self.send(|reply| Command::SetAgentStatus { name, status, reply }).await
+        self.send(|reply| Command::SetAgentStatus {
+            name,
+            status,
+            reply,
+        })
+        .await
     }
 
-    async fn set_agent_profile(&self, name: &AgentName, profile: Option<ProfileName>) -> Result<AgentRecord, StoreError> {
+    async fn set_agent_profile(
+        &self,
+        name: &AgentName,
+        profile: Option<ProfileName>,
+    ) -> Result<AgentRecord, StoreError> {
         let name = name.clone();
-        self.send(|reply| Command::SetAgentProfile { name, profile, reply }).await
+        self.send(|reply| Command::SetAgentProfile {
+            name,
+            profile,
+            reply,
+        })
+        .await
     }
 
-    async fn agent_by_token_hash(&self, token_hash: &[u8; 32]) -> Result<Option<AgentRecord>, StoreError> {
+    async fn agent_by_token_hash(
+        &self,
+        token_hash: &[u8; 32],
+    ) -> Result<Option<AgentRecord>, StoreError> {
         let row = sqlx::query(&format!(
             "SELECT {AGENT_COLUMNS} FROM agents WHERE token_hash = ?1 AND status != 'revoked'"
         ))
@@ -304,15 +399,29 @@ impl Store for SqliteStore {
         row.as_ref().map(agent_from_row).transpose()
     }
 
-    async fn apply_policy(&self, text: &str, policy: Policy, applied_by: &str) -> Result<u32, StoreError> {
+    async fn apply_policy(
+        &self,
+        text: &str,
+        policy: Policy,
+        applied_by: &str,
+    ) -> Result<u32, StoreError> {
         // INVARIANT: the stored text must give back exactly this policy after a restart.
-        let reparsed = parse_policy("policy", text)
-            .map_err(|e| StoreError::InvalidInput(format!("the policy text does not parse: {e}")))?;
+        let reparsed = parse_policy("policy", text).map_err(|e| {
+            StoreError::InvalidInput(format!("the policy text does not parse: {e}"))
+        })?;
         if reparsed != policy {
-            return Err(StoreError::InvalidInput("the policy text does not match the policy given".into()));
+            return Err(StoreError::InvalidInput(
+                "the policy text does not match the policy given".into(),
+            ));
         }
         let (text, policy, applied_by) = (text.to_owned(), Box::new(policy), applied_by.to_owned());
-        self.send(|reply| Command::ApplyPolicy { text, policy, applied_by, reply }).await
+        self.send(|reply| Command::ApplyPolicy {
+            text,
+            policy,
+            applied_by,
+            reply,
+        })
+        .await
     }
 
     async fn current_policy(&self) -> Result<(u32, Arc<Policy>), StoreError> {
@@ -321,14 +430,17 @@ impl Store for SqliteStore {
     }
 
     async fn policy_history(&self) -> Result<Vec<PolicyVersion>, StoreError> {
-        let rows = sqlx::query("SELECT version, applied_at, applied_by FROM policy_versions ORDER BY version")
-            .fetch_all(&self.reads)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT version, applied_at, applied_by FROM policy_versions ORDER BY version",
+        )
+        .fetch_all(&self.reads)
+        .await?;
         rows.iter()
             .map(|row| {
                 let version: i64 = row.try_get(0)?;
                 Ok(PolicyVersion {
-                    version: u32::try_from(version).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    version: u32::try_from(version)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
                     applied_at: from_micros(row.try_get(1)?)?,
                     applied_by: row.try_get(2)?,
                 })
@@ -337,17 +449,22 @@ impl Store for SqliteStore {
     }
 
     async fn policy_text(&self, version: u32) -> Result<Option<String>, StoreError> {
-        Ok(sqlx::query_scalar("SELECT text FROM policy_versions WHERE version = ?1")
-            .bind(i64::from(version))
-            .fetch_optional(&self.reads)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT text FROM policy_versions WHERE version = ?1")
+                .bind(i64::from(version))
+                .fetch_optional(&self.reads)
+                .await?,
+        )
     }
 
     async fn status(&self) -> Result<StoreStatus, StoreError> {
         self.send(|reply| Command::Status { reply }).await
     }
 
-    async fn spent_by_agent_since(&self, since: Timestamp) -> Result<Vec<(AgentName, CurrencyTotals)>, StoreError> {
+    async fn spent_by_agent_since(
+        &self,
+        since: Timestamp,
+    ) -> Result<Vec<(AgentName, CurrencyTotals)>, StoreError> {
         let rows = sqlx::query(
             "SELECT agent, currency, SUM(spent_micros), SUM(held_micros) FROM ledger \
              WHERE at >= ?1 GROUP BY agent, currency ORDER BY agent, currency",
@@ -356,24 +473,34 @@ impl Store for SqliteStore {
         .fetch_all(&self.reads)
         .await?;
         let amount = |micros: i64| {
-            Amount::from_micros(micros).ok_or_else(|| StoreError::Corrupt(format!("ledger sum {micros} is out of range")))
+            Amount::from_micros(micros)
+                .ok_or_else(|| StoreError::Corrupt(format!("ledger sum {micros} is out of range")))
         };
         rows.iter()
             .map(|row| {
                 let agent: String = row.try_get(0)?;
                 let currency: String = row.try_get(1)?;
                 let totals = CurrencyTotals {
-                    currency: currency.parse().map_err(|e| StoreError::Corrupt(format!("ledger currency: {e}")))?,
+                    currency: currency
+                        .parse()
+                        .map_err(|e| StoreError::Corrupt(format!("ledger currency: {e}")))?,
                     spent: amount(row.try_get(2)?)?,
                     held: amount(row.try_get(3)?)?,
                 };
-                let agent = agent.parse::<AgentName>().map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let agent = agent
+                    .parse::<AgentName>()
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 Ok((agent, totals))
             })
             .collect()
     }
 
-    async fn audit_page(&self, filter: &AuditFilter, before_seq: Option<i64>, limit: u32) -> Result<AuditPage, StoreError> {
+    async fn audit_page(
+        &self,
+        filter: &AuditFilter,
+        before_seq: Option<i64>,
+        limit: u32,
+    ) -> Result<AuditPage, StoreError> {
         audit::page(&self.reads, filter, before_seq, limit).await
     }
 
@@ -399,15 +526,21 @@ mod tests {
     /// The hot paths must search an index, never scan a table that grows with traffic.
     #[tokio::test]
     async fn hot_queries_use_indexes() {
-        let mut conn = SqliteConnectOptions::new().in_memory(true).connect().await.unwrap();
+        let mut conn = SqliteConnectOptions::new()
+            .in_memory(true)
+            .connect()
+            .await
+            .unwrap();
         MIGRATOR.run(&mut conn).await.unwrap();
         let queries = [
             format!(
                 "SELECT {AUTHORIZATION_COLUMNS}, params_hash FROM authorizations \
                  WHERE (agent, request_id) IN (VALUES ('a', 'r1'), ('b', 'r2'))"
             ),
-            "SELECT params_hash FROM authorizations WHERE agent = 'a' AND request_id = 'r'".to_owned(),
-            "SELECT id FROM authorizations WHERE status = 'pending' ORDER BY created_at, id".to_owned(),
+            "SELECT params_hash FROM authorizations WHERE agent = 'a' AND request_id = 'r'"
+                .to_owned(),
+            "SELECT id FROM authorizations WHERE status = 'pending' ORDER BY created_at, id"
+                .to_owned(),
             "SELECT MIN(expires_at) FROM authorizations \
              WHERE status IN ('pending', 'approved') AND expires_at IS NOT NULL"
                 .to_owned(),
@@ -421,10 +554,17 @@ mod tests {
         ];
         for query in queries {
             let plan: Vec<(i64, i64, i64, String)> =
-                sqlx::query_as(&format!("EXPLAIN QUERY PLAN {query}")).fetch_all(&mut conn).await.unwrap();
+                sqlx::query_as(&format!("EXPLAIN QUERY PLAN {query}"))
+                    .fetch_all(&mut conn)
+                    .await
+                    .unwrap();
             for (_, _, _, detail) in &plan {
-                let scans_table = detail.starts_with("SCAN authorizations") || detail.starts_with("SCAN ledger");
-                assert!(!scans_table || detail.contains("USING"), "{query}\n{plan:?}");
+                let scans_table =
+                    detail.starts_with("SCAN authorizations") || detail.starts_with("SCAN ledger");
+                assert!(
+                    !scans_table || detail.contains("USING"),
+                    "{query}\n{plan:?}"
+                );
             }
         }
     }

@@ -19,13 +19,13 @@ use purser_core::{
 };
 use sqlx::{Row, SqliteConnection};
 
+use crate::StoreError;
 use crate::audit::{self, AuditHead};
 use crate::ledger_index::{BUCKET_MICROS, LedgerDelta, LedgerIndex, Sums, bucket_of};
 use crate::records::{AgentStatus, KillSwitchState};
 use crate::rows::{from_micros, to_micros};
 use crate::session_totals::{PerCurrency, SessionKey, SessionTotals};
 use crate::velocity::{VelocityBounds, VelocityIndex};
-use crate::StoreError;
 
 /// The small part of the state, copied for each batch.
 #[derive(Debug, Clone)]
@@ -96,22 +96,38 @@ impl Scratch {
 
 impl State {
     /// Loads everything the writer keeps in memory from a migrated database.
-    pub(crate) async fn load(conn: &mut SqliteConnection, now: Timestamp) -> Result<State, StoreError> {
+    pub(crate) async fn load(
+        conn: &mut SqliteConnection,
+        now: Timestamp,
+    ) -> Result<State, StoreError> {
         let now_micros = to_micros(now);
         let (policy_version, policy) = load_policy(conn).await?;
         let kill_switch = load_kill_switch(conn).await?;
         let mut agents = HashMap::new();
-        for row in sqlx::query("SELECT name, status FROM agents").fetch_all(&mut *conn).await? {
+        for row in sqlx::query("SELECT name, status FROM agents")
+            .fetch_all(&mut *conn)
+            .await?
+        {
             let name: String = row.try_get(0)?;
             let status: String = row.try_get(1)?;
-            agents.insert(parse_column::<AgentName>(&name)?, status.parse().map_err(StoreError::Corrupt)?);
+            agents.insert(
+                parse_column::<AgentName>(&name)?,
+                status.parse().map_err(StoreError::Corrupt)?,
+            );
         }
         let grants = load_grants(conn, now_micros).await?;
         let audit_head = audit::load_head(conn).await?;
         let ledger = load_ledger(conn, now_micros).await?;
         let velocity = VelocityIndex::load(conn, VelocityBounds::of(&policy), now_micros).await?;
         Ok(State {
-            gov: Governance { policy: Arc::new(policy), policy_version, kill_switch, agents, grants, audit_head },
+            gov: Governance {
+                policy: Arc::new(policy),
+                policy_version,
+                kill_switch,
+                agents,
+                grants,
+                audit_head,
+            },
             ledger,
             velocity,
             sessions: SessionTotals::default(),
@@ -131,7 +147,10 @@ impl State {
         for (key, (mut totals, included)) in scratch.sessions_loaded {
             for delta in scratch.deltas.iter().skip(included) {
                 if delta.agent == key.0 && delta.session == key.1 {
-                    totals.entry(delta.currency.clone()).or_default().add(delta.change);
+                    totals
+                        .entry(delta.currency.clone())
+                        .or_default()
+                        .add(delta.change);
                 }
             }
             self.sessions.insert(key, totals);
@@ -145,7 +164,10 @@ impl State {
 
     /// Does the velocity index keep enough history for the current policy?
     pub(crate) fn velocity_is_stale(&self) -> bool {
-        !self.velocity.bounds().covers(VelocityBounds::of(&self.gov.policy))
+        !self
+            .velocity
+            .bounds()
+            .covers(VelocityBounds::of(&self.gov.policy))
     }
 }
 
@@ -165,17 +187,36 @@ impl View<'_> {
         sums
     }
 
-    fn session_sums(&self, agent: &AgentName, session: Option<&SessionId>, currency: &Currency) -> Option<Sums> {
+    fn session_sums(
+        &self,
+        agent: &AgentName,
+        session: Option<&SessionId>,
+        currency: &Currency,
+    ) -> Option<Sums> {
         let key: SessionKey = (agent.clone(), session.cloned());
-        let same = |d: &LedgerDelta| &d.agent == agent && d.session.as_ref() == session && &d.currency == currency;
+        let same = |d: &LedgerDelta| {
+            &d.agent == agent && d.session.as_ref() == session && &d.currency == currency
+        };
         if let Some((loaded, included)) = self.scratch.sessions_loaded.get(&key) {
             let mut sums = loaded.get(currency).copied().unwrap_or_default();
-            for delta in self.scratch.deltas.iter().skip(*included).filter(|d| same(d)) {
+            for delta in self
+                .scratch
+                .deltas
+                .iter()
+                .skip(*included)
+                .filter(|d| same(d))
+            {
                 sums.add(delta.change);
             }
             return Some(sums);
         }
-        let mut sums = self.base.sessions.get(&key)?.get(currency).copied().unwrap_or_default();
+        let mut sums = self
+            .base
+            .sessions
+            .get(&key)?
+            .get(currency)
+            .copied()
+            .unwrap_or_default();
         sums.add(self.batch_sums(same));
         Some(sums)
     }
@@ -185,12 +226,18 @@ fn to_committed(sums: Sums) -> Committed {
     let amount = |micros: i64| {
         Amount::from_micros(micros).unwrap_or_else(|| {
             if micros < 0 {
-                tracing::error!(micros, "negative committed money in the ledger index; counting the budget as used up");
+                tracing::error!(
+                    micros,
+                    "negative committed money in the ledger index; counting the budget as used up"
+                );
             }
             Amount::MAX
         })
     };
-    Committed { spent: amount(sums.spent), held: amount(sums.held) }
+    Committed {
+        spent: amount(sums.spent),
+        held: amount(sums.held),
+    }
 }
 
 impl LedgerView for View<'_> {
@@ -203,10 +250,17 @@ impl LedgerView for View<'_> {
         self.scratch.gov.agents.get(agent) != Some(&AgentStatus::Active)
     }
 
-    fn committed(&self, scope: BudgetScope<'_>, currency: &Currency, since: Option<Timestamp>) -> Committed {
+    fn committed(
+        &self,
+        scope: BudgetScope<'_>,
+        currency: &Currency,
+        since: Option<Timestamp>,
+    ) -> Committed {
         let since_micros = since.map(to_micros);
         let ledger = &self.base.ledger;
-        let in_window = |d: &LedgerDelta| &d.currency == currency && ledger.counts_since(d.at_micros, since_micros);
+        let in_window = |d: &LedgerDelta| {
+            &d.currency == currency && ledger.counts_since(d.at_micros, since_micros)
+        };
         let sums = match scope {
             BudgetScope::Shared => {
                 let mut sums = ledger.committed(None, currency, since_micros);
@@ -220,20 +274,30 @@ impl LedgerView for View<'_> {
             }
             // A session window covers the whole session, so `since` is not needed; an
             // all-time answer can only count more.
-            BudgetScope::Session(agent, session) => match self.session_sums(agent, session, currency) {
-                Some(sums) => sums,
-                None => {
-                    tracing::error!(%agent, "session totals asked for but not loaded; counting the budget as used up");
-                    Sums { spent: i64::MAX, held: 0 }
+            BudgetScope::Session(agent, session) => {
+                match self.session_sums(agent, session, currency) {
+                    Some(sums) => sums,
+                    None => {
+                        tracing::error!(%agent, "session totals asked for but not loaded; counting the budget as used up");
+                        Sums {
+                            spent: i64::MAX,
+                            held: 0,
+                        }
+                    }
                 }
-            },
+            }
         };
         to_committed(sums)
     }
 
     fn approvals_since(&self, agent: &AgentName, since: Timestamp) -> u32 {
         let since_micros = to_micros(since);
-        let batch = self.scratch.approvals.iter().filter(|(a, at)| a == agent && *at >= since_micros).count();
+        let batch = self
+            .scratch
+            .approvals
+            .iter()
+            .filter(|(a, at)| a == agent && *at >= since_micros)
+            .count();
         self.base
             .velocity
             .count_since(agent, since_micros)
@@ -241,7 +305,12 @@ impl LedgerView for View<'_> {
     }
 
     fn standing_grants(&self, agent: &AgentName) -> &[StandingGrant] {
-        self.scratch.gov.grants.get(agent).map(Vec::as_slice).unwrap_or(&[])
+        self.scratch
+            .gov
+            .grants
+            .get(agent)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
     }
 }
 
@@ -249,23 +318,30 @@ fn parse_column<T: std::str::FromStr>(text: &str) -> Result<T, StoreError>
 where
     T::Err: std::fmt::Display,
 {
-    text.parse::<T>().map_err(|e| StoreError::Corrupt(e.to_string()))
+    text.parse::<T>()
+        .map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 async fn load_policy(conn: &mut SqliteConnection) -> Result<(u32, Policy), StoreError> {
-    let row = sqlx::query("SELECT version, text FROM policy_versions ORDER BY version DESC LIMIT 1")
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or_else(|| StoreError::Corrupt("no policy version is stored".into()))?;
+    let row =
+        sqlx::query("SELECT version, text FROM policy_versions ORDER BY version DESC LIMIT 1")
+            .fetch_optional(&mut *conn)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("no policy version is stored".into()))?;
     let version: i64 = row.try_get(0)?;
     let text: String = row.try_get(1)?;
     let version = u32::try_from(version).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let policy = parse_policy(&format!("policy version {version}"), &text)
-        .map_err(|e| StoreError::Corrupt(format!("stored policy version {version} does not parse: {e}")))?;
+    let policy = parse_policy(&format!("policy version {version}"), &text).map_err(|e| {
+        StoreError::Corrupt(format!(
+            "stored policy version {version} does not parse: {e}"
+        ))
+    })?;
     Ok((version, policy))
 }
 
-pub(crate) async fn load_kill_switch(conn: &mut SqliteConnection) -> Result<KillSwitchState, StoreError> {
+pub(crate) async fn load_kill_switch(
+    conn: &mut SqliteConnection,
+) -> Result<KillSwitchState, StoreError> {
     let row = sqlx::query("SELECT engaged, reason, changed_at FROM kill_switch WHERE id = 1")
         .fetch_optional(&mut *conn)
         .await?
@@ -299,7 +375,11 @@ async fn load_grants(
                 GrantScope::Session(session.as_deref().map(parse_column).transpose()?)
             }
             "always" => GrantScope::Always,
-            other => return Err(StoreError::Corrupt(format!("unknown grant scope {other:?}"))),
+            other => {
+                return Err(StoreError::Corrupt(format!(
+                    "unknown grant scope {other:?}"
+                )));
+            }
         };
         let agent: AgentName = parse_column(&row.try_get::<String, _>(1)?)?;
         let grant = StandingGrant {
@@ -316,7 +396,10 @@ async fn load_grants(
     Ok(grants)
 }
 
-async fn load_ledger(conn: &mut SqliteConnection, now_micros: i64) -> Result<LedgerIndex, StoreError> {
+async fn load_ledger(
+    conn: &mut SqliteConnection,
+    now_micros: i64,
+) -> Result<LedgerIndex, StoreError> {
     let mut index = LedgerIndex::new(now_micros);
     let totals = sqlx::query(
         "SELECT agent, currency, SUM(spent_micros), SUM(held_micros) FROM ledger_buckets GROUP BY agent, currency",
@@ -326,7 +409,14 @@ async fn load_ledger(conn: &mut SqliteConnection, now_micros: i64) -> Result<Led
     for row in totals {
         let agent: AgentName = parse_column(&row.try_get::<String, _>(0)?)?;
         let currency: Currency = parse_column(&row.try_get::<String, _>(1)?)?;
-        index.add_total(&agent, &currency, Sums { spent: row.try_get(2)?, held: row.try_get(3)? });
+        index.add_total(
+            &agent,
+            &currency,
+            Sums {
+                spent: row.try_get(2)?,
+                held: row.try_get(3)?,
+            },
+        );
     }
     let recent = sqlx::query(
         "SELECT agent, currency, bucket, spent_micros, held_micros FROM ledger_buckets WHERE bucket >= ?1",
@@ -338,7 +428,15 @@ async fn load_ledger(conn: &mut SqliteConnection, now_micros: i64) -> Result<Led
         let agent: AgentName = parse_column(&row.try_get::<String, _>(0)?)?;
         let currency: Currency = parse_column(&row.try_get::<String, _>(1)?)?;
         let at_micros = row.try_get::<i64, _>(2)?.saturating_mul(BUCKET_MICROS);
-        index.add_bucketed(&agent, &currency, at_micros, Sums { spent: row.try_get(3)?, held: row.try_get(4)? });
+        index.add_bucketed(
+            &agent,
+            &currency,
+            at_micros,
+            Sums {
+                spent: row.try_get(3)?,
+                held: row.try_get(4)?,
+            },
+        );
     }
     Ok(index)
 }

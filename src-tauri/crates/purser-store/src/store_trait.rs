@@ -16,8 +16,9 @@ use purser_core::{
 
 use crate::StoreError;
 use crate::records::{
-    AgentRecord, AgentStatus, AuditFilter, AuditPage, AuditVerification, Authorization, CurrencyTotals,
-    ExportFormat, GrantChoice, KillSwitchState, PolicyVersion, StoreStatus, UsageTotals,
+    AgentRecord, AgentStatus, AuditFilter, AuditPage, AuditVerification, Authorization,
+    CurrencyTotals, ExportFormat, GrantChoice, KillSwitchState, PolicyVersion, StoreStatus,
+    UsageTotals,
 };
 
 pub trait Store: Send + Sync {
@@ -26,8 +27,10 @@ pub trait Store: Send + Sync {
     /// Decides a payment request (`kind` must be payment) and records it durably. An
     /// exact replay of `(agent, request_id)` returns the stored record unchanged; the
     /// same id with other parameters is [`StoreError::IdempotencyConflict`].
-    fn authorize(&self, request: AuthorizationRequest)
-    -> impl Future<Output = Result<Authorization, StoreError>> + Send;
+    fn authorize(
+        &self,
+        request: AuthorizationRequest,
+    ) -> impl Future<Output = Result<Authorization, StoreError>> + Send;
 
     /// Meters a usage (`kind` must be usage, `amount = units × unit_cost`): approved
     /// (spent) or denied, never pending; idempotent like [`Store::authorize`].
@@ -53,7 +56,11 @@ pub trait Store: Send + Sync {
     ) -> impl Future<Output = Result<Authorization, StoreError>> + Send;
 
     /// Releases an approved manual hold, or withdraws a pending request.
-    fn void(&self, agent: &AgentName, id: &str) -> impl Future<Output = Result<Authorization, StoreError>> + Send;
+    fn void(
+        &self,
+        agent: &AgentName,
+        id: &str,
+    ) -> impl Future<Output = Result<Authorization, StoreError>> + Send;
 
     /// Budget lines for `agent` (and `session`) as they stand now.
     fn budget(
@@ -65,13 +72,23 @@ pub trait Store: Send + Sync {
     // ----- approvals and deadlines -----
 
     /// Pending approvals, oldest first.
-    fn pending_approvals(&self) -> impl Future<Output = Result<Vec<Authorization>, StoreError>> + Send;
+    fn pending_approvals(
+        &self,
+    ) -> impl Future<Output = Result<Vec<Authorization>, StoreError>> + Send;
 
     /// The principal approves: every deny rule is re-checked against the ledger now, so
     /// the answer may be denied. A non-`Once` choice also creates a standing grant.
-    fn approve(&self, id: &str, choice: GrantChoice) -> impl Future<Output = Result<Authorization, StoreError>> + Send;
+    fn approve(
+        &self,
+        id: &str,
+        choice: GrantChoice,
+    ) -> impl Future<Output = Result<Authorization, StoreError>> + Send;
 
-    fn deny(&self, id: &str, reason: Option<String>) -> impl Future<Output = Result<Authorization, StoreError>> + Send;
+    fn deny(
+        &self,
+        id: &str,
+        reason: Option<String>,
+    ) -> impl Future<Output = Result<Authorization, StoreError>> + Send;
 
     /// Expires unanswered approvals and lapses uncaptured holds whose deadline passed;
     /// returns what changed, at most 500 at a time (call again while it returns that many).
@@ -134,11 +151,16 @@ pub trait Store: Send + Sync {
         applied_by: &str,
     ) -> impl Future<Output = Result<u32, StoreError>> + Send;
 
-    fn current_policy(&self) -> impl Future<Output = Result<(u32, Arc<Policy>), StoreError>> + Send;
+    fn current_policy(&self)
+    -> impl Future<Output = Result<(u32, Arc<Policy>), StoreError>> + Send;
 
-    fn policy_history(&self) -> impl Future<Output = Result<Vec<PolicyVersion>, StoreError>> + Send;
+    fn policy_history(&self)
+    -> impl Future<Output = Result<Vec<PolicyVersion>, StoreError>> + Send;
 
-    fn policy_text(&self, version: u32) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+    fn policy_text(
+        &self,
+        version: u32,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
 
     // ----- status and audit -----
 

@@ -8,8 +8,8 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use purser_core::{AgentName, Policy};
 use futures_util::TryStreamExt;
+use purser_core::{AgentName, Policy};
 use sqlx::{Row, SqliteConnection};
 
 /// How much history the current policy needs.
@@ -22,15 +22,22 @@ pub(crate) struct VelocityBounds {
 
 impl VelocityBounds {
     pub(crate) fn of(policy: &Policy) -> VelocityBounds {
-        policy.profiles.values().filter_map(|profile| profile.velocity).fold(
-            VelocityBounds::default(),
-            |bounds, velocity| VelocityBounds {
-                cap: bounds.cap.max(usize::try_from(velocity.count).unwrap_or(usize::MAX).saturating_add(1)),
-                window_micros: bounds
-                    .window_micros
-                    .max(i64::from(velocity.window.seconds()).saturating_mul(1_000_000)),
-            },
-        )
+        policy
+            .profiles
+            .values()
+            .filter_map(|profile| profile.velocity)
+            .fold(VelocityBounds::default(), |bounds, velocity| {
+                VelocityBounds {
+                    cap: bounds.cap.max(
+                        usize::try_from(velocity.count)
+                            .unwrap_or(usize::MAX)
+                            .saturating_add(1),
+                    ),
+                    window_micros: bounds
+                        .window_micros
+                        .max(i64::from(velocity.window.seconds()).saturating_mul(1_000_000)),
+                }
+            })
     }
 
     /// Does history kept for `self` answer every question `needed` can ask?
@@ -57,14 +64,16 @@ impl VelocityIndex {
         let recent = self.per_agent.entry(agent.clone()).or_default();
         recent.push_back(at_micros);
         let oldest_needed = now_micros.saturating_sub(self.bounds.window_micros);
-        while recent.len() > self.bounds.cap || recent.front().is_some_and(|&at| at < oldest_needed) {
+        while recent.len() > self.bounds.cap || recent.front().is_some_and(|&at| at < oldest_needed)
+        {
             recent.pop_front();
         }
     }
 
     pub(crate) fn count_since(&self, agent: &AgentName, since_micros: i64) -> u32 {
         self.per_agent.get(agent).map_or(0, |recent| {
-            u32::try_from(recent.iter().filter(|&&at| at >= since_micros).count()).unwrap_or(u32::MAX)
+            u32::try_from(recent.iter().filter(|&&at| at >= since_micros).count())
+                .unwrap_or(u32::MAX)
         })
     }
 
@@ -74,7 +83,10 @@ impl VelocityIndex {
         bounds: VelocityBounds,
         now_micros: i64,
     ) -> Result<VelocityIndex, sqlx::Error> {
-        let mut index = VelocityIndex { per_agent: HashMap::new(), bounds };
+        let mut index = VelocityIndex {
+            per_agent: HashMap::new(),
+            bounds,
+        };
         if bounds.cap == 0 {
             return Ok(index);
         }
@@ -88,7 +100,9 @@ impl VelocityIndex {
         .fetch(conn);
         while let Some(row) = rows.try_next().await? {
             let agent: String = row.try_get(0)?;
-            let agent = agent.parse::<AgentName>().map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+            let agent = agent
+                .parse::<AgentName>()
+                .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
             index.push(&agent, row.try_get(1)?, now_micros);
         }
         Ok(index)
@@ -104,7 +118,10 @@ mod tests {
         let agent: AgentName = "a".parse().unwrap();
         let mut index = VelocityIndex {
             per_agent: HashMap::new(),
-            bounds: VelocityBounds { cap: 3, window_micros: 100 },
+            bounds: VelocityBounds {
+                cap: 3,
+                window_micros: 100,
+            },
         };
         for at in [10, 20, 30, 40, 50] {
             index.push(&agent, at, 50);
@@ -112,6 +129,10 @@ mod tests {
         assert_eq!(index.count_since(&agent, 0), 3, "capped at count + 1");
         assert_eq!(index.count_since(&agent, 45), 1);
         index.push(&agent, 200, 200);
-        assert_eq!(index.count_since(&agent, 0), 1, "older than the window is dropped");
+        assert_eq!(
+            index.count_since(&agent, 0),
+            1,
+            "older than the window is dropped"
+        );
     }
 }

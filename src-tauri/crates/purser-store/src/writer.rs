@@ -39,18 +39,29 @@ pub(crate) struct Writer {
 }
 
 /// Applies per-connection settings the connect options cannot carry.
-pub(crate) async fn configure(conn: &mut SqliteConnection, options: &StoreOptions) -> Result<(), sqlx::Error> {
+pub(crate) async fn configure(
+    conn: &mut SqliteConnection,
+    options: &StoreOptions,
+) -> Result<(), sqlx::Error> {
     if let Some(max_bytes) = options.max_size_bytes {
-        let page_size: i64 = sqlx::query_scalar("PRAGMA page_size").fetch_one(&mut *conn).await?;
+        let page_size: i64 = sqlx::query_scalar("PRAGMA page_size")
+            .fetch_one(&mut *conn)
+            .await?;
         let pages = max_bytes / u64::try_from(page_size.max(512)).unwrap_or(4096);
-        sqlx::query(&format!("PRAGMA max_page_count = {}", pages.max(1))).execute(&mut *conn).await?;
+        sqlx::query(&format!("PRAGMA max_page_count = {}", pages.max(1)))
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(())
 }
 
 impl Writer {
     pub(crate) async fn run(mut self) {
-        let limit = if self.options.group_commit { self.options.max_batch.max(1) } else { 1 };
+        let limit = if self.options.group_commit {
+            self.options.max_batch.max(1)
+        } else {
+            1
+        };
         while let Some(first) = self.commands.recv().await {
             let mut commands = Vec::with_capacity(limit.min(64));
             let mut closed = first.closes_batch();
@@ -85,7 +96,11 @@ impl Writer {
             self.published.send_replace(Arc::new(state.gov.published()));
             self.state = Some(state);
         }
-        if let Some(state) = self.state.as_mut().filter(|state| state.velocity_is_stale()) {
+        if let Some(state) = self
+            .state
+            .as_mut()
+            .filter(|state| state.velocity_is_stale())
+        {
             let bounds = VelocityBounds::of(&state.gov.policy);
             state.velocity = VelocityIndex::load(conn, bounds, now.timestamp_micros()).await?;
         }

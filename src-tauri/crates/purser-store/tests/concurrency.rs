@@ -52,7 +52,11 @@ async fn racing_requests_never_overspend_a_budget() {
             for r in 0..REQUESTS_PER_TASK {
                 let agent = format!("agent-{}", (t + r) % AGENTS);
                 // USD: 1.00 each against a shared 100.00; EUR: 0.50 each against 10.00 per agent.
-                let (amount, currency) = if r % 2 == 0 { ("1.00", "USD") } else { ("0.50", "EUR") };
+                let (amount, currency) = if r % 2 == 0 {
+                    ("1.00", "USD")
+                } else {
+                    ("0.50", "EUR")
+                };
                 let request = payment(&agent, &format!("t{t}-r{r}"), amount, currency);
                 answers.push(store.authorize(request).await.unwrap());
             }
@@ -65,8 +69,9 @@ async fn racing_requests_never_overspend_a_budget() {
         for answer in task.await.unwrap() {
             match answer.status {
                 AuthorizationStatus::Approved => {
-                    *approved_micros.entry((answer.agent.to_string(), answer.currency.to_string())).or_default() +=
-                        answer.amount.micros();
+                    *approved_micros
+                        .entry((answer.agent.to_string(), answer.currency.to_string()))
+                        .or_default() += answer.amount.micros();
                 }
                 AuthorizationStatus::Denied => {
                     assert_eq!(answer.reasons[0].code, ReasonCode::OverBudget, "{answer:?}");
@@ -78,11 +83,21 @@ async fn racing_requests_never_overspend_a_budget() {
     }
 
     // 320 USD requests of 1.00 race for 100.00: exactly 100 win.
-    let usd: i64 = approved_micros.iter().filter(|((_, c), _)| c == "USD").map(|(_, m)| m).sum();
-    assert_eq!(usd, 100_000_000, "shared USD day budget used exactly, never exceeded");
+    let usd: i64 = approved_micros
+        .iter()
+        .filter(|((_, c), _)| c == "USD")
+        .map(|(_, m)| m)
+        .sum();
+    assert_eq!(
+        usd, 100_000_000,
+        "shared USD day budget used exactly, never exceeded"
+    );
     // Each agent sends 40 EUR requests of 0.50 against its own 10.00: exactly 20 win.
     for a in 0..AGENTS {
-        let eur = approved_micros.get(&(format!("agent-{a}"), "EUR".to_owned())).copied().unwrap_or(0);
+        let eur = approved_micros
+            .get(&(format!("agent-{a}"), "EUR".to_owned()))
+            .copied()
+            .unwrap_or(0);
         assert_eq!(eur, 10_000_000, "agent-{a} EUR day budget used exactly");
     }
     assert_eq!(denials, TASKS * REQUESTS_PER_TASK - 100 - 20 * AGENTS);
@@ -95,7 +110,8 @@ async fn racing_requests_never_overspend_a_budget() {
     .fetch_all(&mut conn)
     .await
     .unwrap();
-    let on_disk: HashMap<(String, String), i64> = rows.into_iter().map(|(a, c, m)| ((a, c), m)).collect();
+    let on_disk: HashMap<(String, String), i64> =
+        rows.into_iter().map(|(a, c, m)| ((a, c), m)).collect();
     assert_eq!(on_disk, approved_micros);
     assert_ledger_matches_authorizations(dir.path()).await;
 
@@ -111,9 +127,28 @@ async fn racing_requests_never_overspend_a_budget() {
     drop(store);
     let store = open(dir.path(), &clock).await;
     let lines = store.budget(&agent("agent-3"), None).await.unwrap();
-    assert_eq!(lines.iter().find(|l| l.currency.as_str() == "USD").unwrap().spent.micros(), 100_000_000);
-    assert_eq!(lines.iter().find(|l| l.currency.as_str() == "EUR").unwrap().spent.micros(), 10_000_000);
-    let denied = store.authorize(payment("agent-3", "after-restart", "0.01", "USD")).await.unwrap();
+    assert_eq!(
+        lines
+            .iter()
+            .find(|l| l.currency.as_str() == "USD")
+            .unwrap()
+            .spent
+            .micros(),
+        100_000_000
+    );
+    assert_eq!(
+        lines
+            .iter()
+            .find(|l| l.currency.as_str() == "EUR")
+            .unwrap()
+            .spent
+            .micros(),
+        10_000_000
+    );
+    let denied = store
+        .authorize(payment("agent-3", "after-restart", "0.01", "USD"))
+        .await
+        .unwrap();
     assert_eq!(denied.status, AuthorizationStatus::Denied);
     assert!(store.verify_audit().await.unwrap().intact);
 }

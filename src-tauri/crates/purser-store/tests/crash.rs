@@ -20,11 +20,19 @@ const ACKS_BEFORE_KILL: usize = 400;
 /// The child: decides requests as fast as it can until it is killed.
 #[test]
 fn crash_child() {
-    let Ok(path) = std::env::var(CHILD_ENV) else { return };
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let Ok(path) = std::env::var(CHILD_ENV) else {
+        return;
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async move {
         let clock: Arc<dyn Clock> = ManualClock::new(start());
-        let store = SqliteStore::open(&PathBuf::from(path), clock, StoreOptions::default()).await.unwrap();
+        let store = SqliteStore::open(&PathBuf::from(path), clock, StoreOptions::default())
+            .await
+            .unwrap();
         let mut tasks = Vec::new();
         for t in 0..8 {
             let store = store.clone();
@@ -88,18 +96,28 @@ async fn acknowledged_decisions_survive_kill_9() {
         parse(&line, &mut acks);
     }
     let exit = child.wait().unwrap();
-    assert!(!exit.success(), "the child must have been killed, not finished");
+    assert!(
+        !exit.success(),
+        "the child must have been killed, not finished"
+    );
     assert!(acks.len() >= ACKS_BEFORE_KILL);
 
     let store = open(dir.path(), &clock).await;
     let mut statuses = std::collections::HashMap::new();
     for (agent_name, id, status) in &acks {
-        let record = store.get_authorization(&agent(agent_name), id).await.unwrap();
-        let record = record.unwrap_or_else(|| panic!("acknowledged {id} is missing after the crash"));
+        let record = store
+            .get_authorization(&agent(agent_name), id)
+            .await
+            .unwrap();
+        let record =
+            record.unwrap_or_else(|| panic!("acknowledged {id} is missing after the crash"));
         assert_eq!(record.status.as_str(), status, "{id}");
         *statuses.entry(status.clone()).or_insert(0) += 1;
     }
-    assert!(statuses.contains_key("approved") && statuses.contains_key("pending"), "{statuses:?}");
+    assert!(
+        statuses.contains_key("approved") && statuses.contains_key("pending"),
+        "{statuses:?}"
+    );
     let verification = store.verify_audit().await.unwrap();
     assert!(verification.intact, "{verification:?}");
     assert_ledger_matches_authorizations(dir.path()).await;
@@ -107,10 +125,11 @@ async fn acknowledged_decisions_survive_kill_9() {
     // The rebuilt budget equals what the ledger says, and never exceeds the limit.
     let line = &store.budget(&agent("bot"), None).await.unwrap()[0];
     let mut conn = raw(dir.path()).await;
-    let on_disk: i64 = sqlx::query_scalar("SELECT COALESCE(SUM(spent_micros + held_micros), 0) FROM ledger")
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
+    let on_disk: i64 =
+        sqlx::query_scalar("SELECT COALESCE(SUM(spent_micros + held_micros), 0) FROM ledger")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
     assert_eq!(line.spent.micros() + line.held.micros(), on_disk);
     assert!(on_disk <= 500_000_000);
 }

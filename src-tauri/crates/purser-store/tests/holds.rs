@@ -28,26 +28,66 @@ async fn capture_at_most_the_hold_and_release_the_rest() {
 
     let held = store.authorize(hold("bot", "h1", "40.00")).await.unwrap();
     assert_eq!(held.status, AuthorizationStatus::Approved);
-    assert_eq!(held.expires_at, Some(start() + chrono::Duration::minutes(30)));
+    assert_eq!(
+        held.expires_at,
+        Some(start() + chrono::Duration::minutes(30))
+    );
     assert_eq!(spent_held(&store).await, (0, 40_000_000));
 
-    assert!(matches!(store.capture(&agent("bot"), &held.id, Some(amount("40.01"))).await, Err(StoreError::InvalidState(_))));
-    assert!(matches!(store.capture(&agent("other"), &held.id, None).await, Err(StoreError::NotFound(_))));
-    assert_eq!(spent_held(&store).await, (0, 40_000_000), "refusals change nothing");
+    assert!(matches!(
+        store
+            .capture(&agent("bot"), &held.id, Some(amount("40.01")))
+            .await,
+        Err(StoreError::InvalidState(_))
+    ));
+    assert!(matches!(
+        store.capture(&agent("other"), &held.id, None).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(
+        spent_held(&store).await,
+        (0, 40_000_000),
+        "refusals change nothing"
+    );
 
-    let captured = store.capture(&agent("bot"), &held.id, Some(amount("12.50"))).await.unwrap();
+    let captured = store
+        .capture(&agent("bot"), &held.id, Some(amount("12.50")))
+        .await
+        .unwrap();
     assert_eq!(captured.status, AuthorizationStatus::Captured);
     assert_eq!(captured.captured_amount, Some(amount("12.50")));
-    assert_eq!(spent_held(&store).await, (12_500_000, 0), "the 27.50 not captured is released");
-    assert!(matches!(store.capture(&agent("bot"), &held.id, None).await, Err(StoreError::InvalidState(_))));
-    assert!(matches!(store.void(&agent("bot"), &held.id).await, Err(StoreError::InvalidState(_))));
+    assert_eq!(
+        spent_held(&store).await,
+        (12_500_000, 0),
+        "the 27.50 not captured is released"
+    );
+    assert!(matches!(
+        store.capture(&agent("bot"), &held.id, None).await,
+        Err(StoreError::InvalidState(_))
+    ));
+    assert!(matches!(
+        store.void(&agent("bot"), &held.id).await,
+        Err(StoreError::InvalidState(_))
+    ));
 
     // Auto-captured payments cannot be captured or voided.
-    let auto = store.authorize(payment("bot", "a1", "5.00", "USD")).await.unwrap();
-    assert!(matches!(store.capture(&agent("bot"), &auto.id, None).await, Err(StoreError::InvalidState(_))));
-    assert!(matches!(store.void(&agent("bot"), &auto.id).await, Err(StoreError::InvalidState(_))));
+    let auto = store
+        .authorize(payment("bot", "a1", "5.00", "USD"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.capture(&agent("bot"), &auto.id, None).await,
+        Err(StoreError::InvalidState(_))
+    ));
+    assert!(matches!(
+        store.void(&agent("bot"), &auto.id).await,
+        Err(StoreError::InvalidState(_))
+    ));
 
-    let capture_rows = AuditFilter { kind: Some(AuditKind::Capture), ..AuditFilter::default() };
+    let capture_rows = AuditFilter {
+        kind: Some(AuditKind::Capture),
+        ..AuditFilter::default()
+    };
     let page = store.audit_page(&capture_rows, None, 10).await.unwrap();
     assert_eq!(page.entries[0].body["released"], "27.50");
     assert_ledger_matches_authorizations(dir.path()).await;
@@ -70,7 +110,14 @@ async fn void_and_lapse_release_holds() {
     let h2 = store.authorize(hold("bot", "h2", "20.00")).await.unwrap();
     assert_eq!(spent_held(&store).await, (0, 50_000_000));
     // Holds count: 60 more does not fit.
-    assert_eq!(store.authorize(payment("bot", "x", "50.01", "USD")).await.unwrap().status, AuthorizationStatus::Denied);
+    assert_eq!(
+        store
+            .authorize(payment("bot", "x", "50.01", "USD"))
+            .await
+            .unwrap()
+            .status,
+        AuthorizationStatus::Denied
+    );
 
     let voided = store.void(&agent("bot"), &h1.id).await.unwrap();
     assert_eq!(voided.status, AuthorizationStatus::Voided);
@@ -85,9 +132,23 @@ async fn void_and_lapse_release_holds() {
     assert_eq!(lapsed[0].id, h2.id);
     assert_eq!(lapsed[0].status, AuthorizationStatus::Voided);
     assert_eq!(spent_held(&store).await, (0, 0));
-    assert!(matches!(store.capture(&agent("bot"), &h2.id, None).await, Err(StoreError::InvalidState(_))));
-    let lapses = AuditFilter { kind: Some(AuditKind::Lapse), ..AuditFilter::default() };
-    assert_eq!(store.audit_page(&lapses, None, 10).await.unwrap().entries.len(), 1);
+    assert!(matches!(
+        store.capture(&agent("bot"), &h2.id, None).await,
+        Err(StoreError::InvalidState(_))
+    ));
+    let lapses = AuditFilter {
+        kind: Some(AuditKind::Lapse),
+        ..AuditFilter::default()
+    };
+    assert_eq!(
+        store
+            .audit_page(&lapses, None, 10)
+            .await
+            .unwrap()
+            .entries
+            .len(),
+        1
+    );
     assert_ledger_matches_authorizations(dir.path()).await;
 }
 
@@ -100,8 +161,15 @@ async fn a_capture_after_the_deadline_lapses_the_hold_instead() {
     add_agent(&store, "bot").await;
     let h = store.authorize(hold("bot", "late", "30.00")).await.unwrap();
     clock.advance(chrono::Duration::minutes(31));
-    assert!(matches!(store.capture(&agent("bot"), &h.id, None).await, Err(StoreError::InvalidState(_))));
-    let now = store.get_authorization(&agent("bot"), &h.id).await.unwrap().unwrap();
+    assert!(matches!(
+        store.capture(&agent("bot"), &h.id, None).await,
+        Err(StoreError::InvalidState(_))
+    ));
+    let now = store
+        .get_authorization(&agent("bot"), &h.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(now.status, AuthorizationStatus::Voided);
     assert_eq!(spent_held(&store).await, (0, 0));
 }

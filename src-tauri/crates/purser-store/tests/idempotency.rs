@@ -25,13 +25,19 @@ async fn a_replay_returns_the_stored_record_and_spends_once() {
 
     clock.advance(chrono::Duration::seconds(5));
     let replay = store.authorize(request.clone()).await.unwrap();
-    assert_eq!(replay, first, "a replay returns the stored record unchanged");
+    assert_eq!(
+        replay, first,
+        "a replay returns the stored record unchanged"
+    );
 
     // Key order inside context is not a different request.
     let mut reordered = serde_json::Map::new();
     reordered.insert("prompt".into(), "buy credits".into());
     reordered.insert("url".into(), "https://example.com".into());
-    let replay = store.authorize(payment_with_context("order-1", reordered)).await.unwrap();
+    let replay = store
+        .authorize(payment_with_context("order-1", reordered))
+        .await
+        .unwrap();
     assert_eq!(replay.id, first.id);
 
     // Spent once: 30 of 100 used, 70 left.
@@ -43,12 +49,21 @@ async fn a_replay_returns_the_stored_record_and_spends_once() {
     let store = open(dir.path(), &clock).await;
     assert_eq!(store.authorize(request).await.unwrap(), first);
     let mut conn = raw(dir.path()).await;
-    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM authorizations").fetch_one(&mut conn).await.unwrap();
-    let ledger: i64 = sqlx::query_scalar("SELECT SUM(spent_micros) FROM ledger").fetch_one(&mut conn).await.unwrap();
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM authorizations")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    let ledger: i64 = sqlx::query_scalar("SELECT SUM(spent_micros) FROM ledger")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
     assert_eq!((rows, ledger), (1, 30_000_000));
 }
 
-fn payment_with_context(request_id: &str, context: serde_json::Map<String, serde_json::Value>) -> purser_core::AuthorizationRequest {
+fn payment_with_context(
+    request_id: &str,
+    context: serde_json::Map<String, serde_json::Value>,
+) -> purser_core::AuthorizationRequest {
     let mut request = payment("bot", request_id, "30.00", "USD");
     request.context = Some(context);
     request
@@ -63,22 +78,37 @@ async fn altered_parameters_conflict_and_change_nothing() {
     add_agent(&store, "bot").await;
     add_agent(&store, "other").await;
 
-    let first = store.authorize(payment("bot", "order-1", "10.00", "USD")).await.unwrap();
+    let first = store
+        .authorize(payment("bot", "order-1", "10.00", "USD"))
+        .await
+        .unwrap();
     let altered = [
         payment("bot", "order-1", "10.01", "USD"),
         payment("bot", "order-1", "10.00", "EUR"),
-        purser_core::AuthorizationRequest { purpose: "something else".into(), ..payment("bot", "order-1", "10.00", "USD") },
+        purser_core::AuthorizationRequest {
+            purpose: "something else".into(),
+            ..payment("bot", "order-1", "10.00", "USD")
+        },
         hold("bot", "order-1", "10.00"),
     ];
     for request in altered {
-        assert_eq!(store.authorize(request).await, Err(StoreError::IdempotencyConflict));
+        assert_eq!(
+            store.authorize(request).await,
+            Err(StoreError::IdempotencyConflict)
+        );
     }
     // Another agent's request_id space is its own.
-    let theirs = store.authorize(payment("other", "order-1", "10.00", "USD")).await.unwrap();
+    let theirs = store
+        .authorize(payment("other", "order-1", "10.00", "USD"))
+        .await
+        .unwrap();
     assert_ne!(theirs.id, first.id);
 
     let mut conn = raw(dir.path()).await;
-    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM authorizations").fetch_one(&mut conn).await.unwrap();
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM authorizations")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
     assert_eq!(rows, 2);
     let usd = store.budget(&agent("bot"), None).await.unwrap();
     assert_eq!(usd[0].spent.micros(), 20_000_000);
@@ -94,7 +124,12 @@ async fn concurrent_replays_of_one_request_spend_once() {
     let mut tasks = Vec::new();
     for _ in 0..32 {
         let store = store.clone();
-        tasks.push(tokio::spawn(async move { store.authorize(payment("bot", "same", "7.00", "USD")).await.unwrap() }));
+        tasks.push(tokio::spawn(async move {
+            store
+                .authorize(payment("bot", "same", "7.00", "USD"))
+                .await
+                .unwrap()
+        }));
     }
     let mut ids = std::collections::HashSet::new();
     for task in tasks {

@@ -20,7 +20,10 @@ async fn a_full_database_answers_unavailable_and_approves_nothing() {
 
     // Reopen with the file capped at its current size: the first write that needs a new
     // page fails as on a full disk.
-    let full = StoreOptions { max_size_bytes: Some(1), ..StoreOptions::default() };
+    let full = StoreOptions {
+        max_size_bytes: Some(1),
+        ..StoreOptions::default()
+    };
     let store = open_with(dir.path(), &clock, full).await;
     let mut tasks = Vec::new();
     for t in 0..16 {
@@ -51,15 +54,22 @@ async fn a_full_database_answers_unavailable_and_approves_nothing() {
         }
     }
     assert!(!unavailable.is_empty(), "the cap must have been hit");
-    assert!(matches!(store.engage_kill_switch(None).await, Err(StoreError::Unavailable(_))));
-    assert!(!store.kill_switch().await.unwrap().engaged, "a failed kill changes nothing in memory either");
+    assert!(matches!(
+        store.engage_kill_switch(None).await,
+        Err(StoreError::Unavailable(_))
+    ));
+    assert!(
+        !store.kill_switch().await.unwrap().engaged,
+        "a failed kill changes nothing in memory either"
+    );
 
     // On disk: exactly the answered requests, nothing for the unavailable ones.
     let mut conn = raw(dir.path()).await;
-    let rows: Vec<(String, String)> = sqlx::query_as("SELECT request_id, status FROM authorizations")
-        .fetch_all(&mut conn)
-        .await
-        .unwrap();
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT request_id, status FROM authorizations")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
     assert_eq!(rows.len(), answered.len());
     for (request_id, status) in rows {
         assert_eq!(answered[&request_id].status.as_str(), status);
@@ -68,7 +78,10 @@ async fn a_full_database_answers_unavailable_and_approves_nothing() {
 
     // With room again, the refused requests are decided afresh and the trail is whole.
     let store = open(dir.path(), &clock).await;
-    let retried = store.authorize(payment("bot", &unavailable[0], "1.00", "USD")).await.unwrap();
+    let retried = store
+        .authorize(payment("bot", &unavailable[0], "1.00", "USD"))
+        .await
+        .unwrap();
     assert_eq!(retried.status, purser_core::AuthorizationStatus::Approved);
     assert!(store.verify_audit().await.unwrap().intact);
     assert_ledger_matches_authorizations(dir.path()).await;

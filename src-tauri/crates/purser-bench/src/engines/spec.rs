@@ -248,7 +248,7 @@ pub fn generate(spec: &Spec, count: usize, seed: u64) -> anyhow::Result<Vec<Case
         .ok_or_else(|| anyhow::anyhow!("no single local midnight"))?;
     let mut cases = Vec::with_capacity(count);
     for index in 0..count {
-        let currency = if rng.below(100) < 92 {
+        let currency = if rng.below(100) < 96 {
             rng.pick(&spec.currencies).map_or("USD", |r| r.code)
         } else if rng.below(2) == 0 {
             "JPY"
@@ -257,13 +257,13 @@ pub fn generate(spec: &Spec, count: usize, seed: u64) -> anyhow::Result<Vec<Case
         };
         let merchant = merchant(spec, &mut rng);
         let category = match rng.below(100) {
-            0..88 => rng.pick(&spec.categories).cloned(),
-            88..96 => Some("gambling".to_owned()),
+            0..94 => rng.pick(&spec.categories).cloned(),
+            94..98 => Some("gambling".to_owned()),
             _ => None,
         };
         let rail = match rng.below(100) {
-            0..90 => rng.pick(&spec.rails).cloned(),
-            90..96 => Some("wire".to_owned()),
+            0..95 => rng.pick(&spec.rails).cloned(),
+            95..98 => Some("wire".to_owned()),
             _ => None,
         };
         let rules = spec.currency(currency).cloned().unwrap_or(CurrencyRules {
@@ -275,13 +275,13 @@ pub fn generate(spec: &Spec, count: usize, seed: u64) -> anyhow::Result<Vec<Case
         });
         let cents = |micros: i64| (micros / 10_000).max(1);
         let amount_cents = match rng.below(100) {
-            0..55 => 1 + rng.below(cents(rules.approve_above) as u64) as i64,
-            55..60 => cents(rules.approve_above) + rng.below(2) as i64,
-            60..85 => {
+            0..65 => 1 + rng.below(cents(rules.approve_above) as u64) as i64,
+            65..70 => cents(rules.approve_above) + rng.below(2) as i64,
+            70..88 => {
                 let span = (cents(rules.transaction_cap) - cents(rules.approve_above)).max(1);
                 cents(rules.approve_above) + 1 + rng.below(span as u64) as i64
             }
-            85..92 => cents(rules.transaction_cap) + rng.below(2) as i64,
+            88..94 => cents(rules.transaction_cap) + rng.below(2) as i64,
             _ => cents(rules.transaction_cap) + 1 + rng.below(100_000) as i64,
         };
         let amount = amount_cents * 10_000;
@@ -300,6 +300,13 @@ pub fn generate(spec: &Spec, count: usize, seed: u64) -> anyhow::Result<Vec<Case
             0..3 => local(spec, base, rng.below(14), spec.from_minute, 0),
             3..6 => local(spec, base, rng.below(14), spec.to_minute, 0),
             6..8 => local(spec, base, rng.below(14), spec.to_minute - 1, 59),
+            // Mostly working hours on weekdays, as agents at work would ask.
+            8..88 => {
+                let day = rng.below(5) + 7 * rng.below(2);
+                let span = u64::from(spec.to_minute - spec.from_minute);
+                let minute = spec.from_minute + rng.below(span) as u32;
+                local(spec, base, day, minute, rng.below(60) as u32)
+            }
             _ => base + chrono::Duration::seconds(rng.below(14 * 86_400) as i64),
         };
         let local_now = now.with_timezone(&spec.timezone);
@@ -339,7 +346,7 @@ fn local(spec: &Spec, base: Timestamp, day: u64, minute: u32, second: u32) -> Ti
         .map_or(base, |t| t.to_utc())
 }
 
-/// A merchant: allowed (45%), blocked (15%) or unlisted, some of them near misses.
+/// A merchant: allowed (60%), blocked (8%) or unlisted, some of them near misses.
 fn merchant(spec: &Spec, rng: &mut Rng) -> String {
     let fill = |pattern: &str, rng: &mut Rng| {
         let mut out = String::new();
@@ -353,16 +360,16 @@ fn merchant(spec: &Spec, rng: &mut Rng) -> String {
         out
     };
     let text = match rng.below(100) {
-        0..45 => {
+        0..60 => {
             let pattern = rng.pick(&spec.allowed).cloned().unwrap_or_default();
             fill(&pattern, rng)
         }
-        45..60 => {
+        60..68 => {
             let pattern = rng.pick(&spec.blocked).cloned().unwrap_or_default();
             fill(&pattern, rng)
         }
-        60..70 => format!("vendor{}.com", rng.below(20)),
-        70..75 => format!("casino{}.example", rng.below(9)),
+        68..76 => format!("vendor{}.com", rng.below(20)),
+        76..80 => format!("casino{}.example", rng.below(9)),
         _ => format!("store{}.example.org", rng.below(10_000)),
     };
     // A pattern filled with empty labels can leave a merchant that is all punctuation;

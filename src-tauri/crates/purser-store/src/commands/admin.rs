@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use purser_core::engine::budget_lines;
 use purser_core::{
-    AgentName, BudgetLine, BudgetScope, Currency, LedgerView, Policy, ProfileName, SessionId, Window,
+    AgentName, BudgetLine, BudgetScope, Currency, LedgerView, Policy, ProfileName, SessionId,
+    Window,
 };
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -15,42 +16,71 @@ use sqlx::Row;
 use super::{Batch, Failure, reject};
 use crate::StoreError;
 use crate::records::{
-    AgentCounts, AgentRecord, AgentStatus, AuditKind, Authorization, CurrencyTotals, KillSwitchState,
-    StoreStatus,
+    AgentCounts, AgentRecord, AgentStatus, AuditKind, Authorization, CurrencyTotals,
+    KillSwitchState, StoreStatus,
 };
 use crate::rows::{AGENT_COLUMNS, agent_from_row, to_micros};
 use crate::state::View;
 
 impl Batch<'_> {
-    pub(super) async fn engage_kill_switch(&mut self, reason: Option<String>) -> Result<Vec<Authorization>, Failure> {
+    pub(super) async fn engage_kill_switch(
+        &mut self,
+        reason: Option<String>,
+    ) -> Result<Vec<Authorization>, Failure> {
         let now = self.now();
-        sqlx::query("UPDATE kill_switch SET engaged = 1, reason = ?1, changed_at = ?2 WHERE id = 1")
-            .bind(reason.as_deref())
-            .bind(to_micros(now))
-            .execute(self.sql().await?)
-            .await?;
-        self.scratch.gov.kill_switch = KillSwitchState { engaged: true, reason: reason.clone(), changed_at: Some(now) };
-        self.audit(now, AuditKind::Kill, None, None, json!({ "engaged": true, "reason": reason }))?;
+        sqlx::query(
+            "UPDATE kill_switch SET engaged = 1, reason = ?1, changed_at = ?2 WHERE id = 1",
+        )
+        .bind(reason.as_deref())
+        .bind(to_micros(now))
+        .execute(self.sql().await?)
+        .await?;
+        self.scratch.gov.kill_switch = KillSwitchState {
+            engaged: true,
+            reason: reason.clone(),
+            changed_at: Some(now),
+        };
+        self.audit(
+            now,
+            AuditKind::Kill,
+            None,
+            None,
+            json!({ "engaged": true, "reason": reason }),
+        )?;
         self.cancel_pending(now).await
     }
 
     pub(super) async fn resume(&mut self) -> Result<KillSwitchState, Failure> {
         let now = self.now();
-        sqlx::query("UPDATE kill_switch SET engaged = 0, reason = NULL, changed_at = ?1 WHERE id = 1")
-            .bind(to_micros(now))
-            .execute(self.sql().await?)
-            .await?;
-        let state = KillSwitchState { engaged: false, reason: None, changed_at: Some(now) };
+        sqlx::query(
+            "UPDATE kill_switch SET engaged = 0, reason = NULL, changed_at = ?1 WHERE id = 1",
+        )
+        .bind(to_micros(now))
+        .execute(self.sql().await?)
+        .await?;
+        let state = KillSwitchState {
+            engaged: false,
+            reason: None,
+            changed_at: Some(now),
+        };
         self.scratch.gov.kill_switch = state.clone();
-        self.audit(now, AuditKind::Resume, None, None, json!({ "engaged": false }))?;
+        self.audit(
+            now,
+            AuditKind::Resume,
+            None,
+            None,
+            json!({ "engaged": false }),
+        )?;
         Ok(state)
     }
 
     async fn agent_record(&mut self, name: &AgentName) -> Result<AgentRecord, Failure> {
-        let row = sqlx::query(&format!("SELECT {AGENT_COLUMNS} FROM agents WHERE name = ?1"))
-            .bind(name.as_str())
-            .fetch_optional(self.sql().await?)
-            .await?;
+        let row = sqlx::query(&format!(
+            "SELECT {AGENT_COLUMNS} FROM agents WHERE name = ?1"
+        ))
+        .bind(name.as_str())
+        .fetch_optional(self.sql().await?)
+        .await?;
         match row {
             Some(row) => Ok(agent_from_row(&row)?),
             None => reject(StoreError::NotFound(format!("agent {name}"))),
@@ -74,7 +104,9 @@ impl Batch<'_> {
             .fetch_optional(self.sql().await?)
             .await?;
         if taken.is_some() {
-            return reject(StoreError::InvalidInput("that token is already issued to another agent".into()));
+            return reject(StoreError::InvalidInput(
+                "that token is already issued to another agent".into(),
+            ));
         }
         sqlx::query("INSERT INTO agents (name, profile, token_hash, status, created_at) VALUES (?1, ?2, ?3, 'active', ?4)")
             .bind(name.as_str())
@@ -83,13 +115,26 @@ impl Batch<'_> {
             .bind(to_micros(now))
             .execute(self.sql().await?)
             .await?;
-        self.scratch.gov.agents.insert(name.clone(), AgentStatus::Active);
-        let body = json!({ "action": "add", "agent": name, "profile": profile, "status": "active" });
+        self.scratch
+            .gov
+            .agents
+            .insert(name.clone(), AgentStatus::Active);
+        let body =
+            json!({ "action": "add", "agent": name, "profile": profile, "status": "active" });
         self.audit(now, AuditKind::AgentChange, Some(name.as_str()), None, body)?;
-        Ok(AgentRecord { name, profile, status: AgentStatus::Active, created_at: now })
+        Ok(AgentRecord {
+            name,
+            profile,
+            status: AgentStatus::Active,
+            created_at: now,
+        })
     }
 
-    pub(super) async fn set_agent_status(&mut self, name: &AgentName, status: AgentStatus) -> Result<AgentRecord, Failure> {
+    pub(super) async fn set_agent_status(
+        &mut self,
+        name: &AgentName,
+        status: AgentStatus,
+    ) -> Result<AgentRecord, Failure> {
         let now = self.now();
         let current = match self.scratch.gov.agents.get(name) {
             Some(current) => *current,
@@ -138,11 +183,23 @@ impl Batch<'_> {
         self.agent_record(name).await
     }
 
-    pub(super) async fn apply_policy(&mut self, text: String, policy: Policy, applied_by: String) -> Result<u32, Failure> {
+    pub(super) async fn apply_policy(
+        &mut self,
+        text: String,
+        policy: Policy,
+        applied_by: String,
+    ) -> Result<u32, Failure> {
         let now = self.now();
-        let version = self.scratch.gov.policy_version.checked_add(1).ok_or_else(|| {
-            Failure::Rejected(StoreError::InvalidState("no more policy versions can be stored".into()))
-        })?;
+        let version = self
+            .scratch
+            .gov
+            .policy_version
+            .checked_add(1)
+            .ok_or_else(|| {
+                Failure::Rejected(StoreError::InvalidState(
+                    "no more policy versions can be stored".into(),
+                ))
+            })?;
         sqlx::query("INSERT INTO policy_versions (version, text, applied_at, applied_by) VALUES (?1, ?2, ?3, ?4)")
             .bind(i64::from(version))
             .bind(&text)
@@ -163,11 +220,18 @@ impl Batch<'_> {
         Ok(version)
     }
 
-    pub(super) async fn budget(&mut self, agent: &AgentName, session: Option<SessionId>) -> Result<Vec<BudgetLine>, Failure> {
+    pub(super) async fn budget(
+        &mut self,
+        agent: &AgentName,
+        session: Option<SessionId>,
+    ) -> Result<Vec<BudgetLine>, Failure> {
         let now = self.now();
         self.ensure_session(agent, session.as_ref()).await?;
         let policy = Arc::clone(&self.scratch.gov.policy);
-        let view = View { base: &*self.state, scratch: &self.scratch };
+        let view = View {
+            base: &*self.state,
+            scratch: &self.scratch,
+        };
         Ok(budget_lines(&policy, agent, session.as_ref(), &view, now))
     }
 
@@ -179,7 +243,10 @@ impl Batch<'_> {
             .try_get::<i64, _>(0)?;
         let gov = &self.scratch.gov;
         let day_start = Window::Day.current_start(now, gov.policy.timezone);
-        let view = View { base: &*self.state, scratch: &self.scratch };
+        let view = View {
+            base: &*self.state,
+            scratch: &self.scratch,
+        };
         let mut currencies: Vec<Currency> = self.state.ledger.currencies().cloned().collect();
         currencies.extend(self.scratch.deltas.iter().map(|d| d.currency.clone()));
         currencies.sort();
@@ -188,7 +255,11 @@ impl Batch<'_> {
             .into_iter()
             .map(|currency| {
                 let committed = view.committed(BudgetScope::Shared, &currency, day_start);
-                CurrencyTotals { currency, spent: committed.spent, held: committed.held }
+                CurrencyTotals {
+                    currency,
+                    spent: committed.spent,
+                    held: committed.held,
+                }
             })
             .filter(|totals| !totals.spent.is_zero() || !totals.held.is_zero())
             .collect();

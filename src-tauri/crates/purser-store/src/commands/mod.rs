@@ -13,7 +13,8 @@ mod requests;
 use std::collections::HashMap;
 
 use purser_core::{
-    AgentName, Amount, BudgetLine, CaptureMode, Clock, Policy, ProfileName, RequestId, SessionId, Timestamp,
+    AgentName, Amount, BudgetLine, CaptureMode, Clock, Policy, ProfileName, RequestId, SessionId,
+    Timestamp,
 };
 use serde_json::Value;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
@@ -37,21 +38,75 @@ pub(crate) type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
 #[derive(Debug)]
 pub(crate) enum Command {
-    Authorize { request: PreparedRequest, reply: Reply<Authorization> },
-    RecordUsage { request: PreparedRequest, reply: Reply<(Authorization, UsageTotals)> },
-    Approve { id: String, choice: GrantChoice, reply: Reply<Authorization> },
-    Deny { id: String, reason: Option<String>, reply: Reply<Authorization> },
-    Capture { agent: AgentName, id: String, amount: Option<Amount>, reply: Reply<Authorization> },
-    Void { agent: AgentName, id: String, reply: Reply<Authorization> },
-    ExpireDue { reply: Reply<Vec<Authorization>> },
-    EngageKillSwitch { reason: Option<String>, reply: Reply<Vec<Authorization>> },
-    Resume { reply: Reply<KillSwitchState> },
-    AddAgent { name: AgentName, profile: Option<ProfileName>, token_hash: [u8; 32], reply: Reply<AgentRecord> },
-    SetAgentStatus { name: AgentName, status: AgentStatus, reply: Reply<AgentRecord> },
-    SetAgentProfile { name: AgentName, profile: Option<ProfileName>, reply: Reply<AgentRecord> },
-    ApplyPolicy { text: String, policy: Box<Policy>, applied_by: String, reply: Reply<u32> },
-    Budget { agent: AgentName, session: Option<SessionId>, reply: Reply<Vec<BudgetLine>> },
-    Status { reply: Reply<StoreStatus> },
+    Authorize {
+        request: PreparedRequest,
+        reply: Reply<Authorization>,
+    },
+    RecordUsage {
+        request: PreparedRequest,
+        reply: Reply<(Authorization, UsageTotals)>,
+    },
+    Approve {
+        id: String,
+        choice: GrantChoice,
+        reply: Reply<Authorization>,
+    },
+    Deny {
+        id: String,
+        reason: Option<String>,
+        reply: Reply<Authorization>,
+    },
+    Capture {
+        agent: AgentName,
+        id: String,
+        amount: Option<Amount>,
+        reply: Reply<Authorization>,
+    },
+    Void {
+        agent: AgentName,
+        id: String,
+        reply: Reply<Authorization>,
+    },
+    ExpireDue {
+        reply: Reply<Vec<Authorization>>,
+    },
+    EngageKillSwitch {
+        reason: Option<String>,
+        reply: Reply<Vec<Authorization>>,
+    },
+    Resume {
+        reply: Reply<KillSwitchState>,
+    },
+    AddAgent {
+        name: AgentName,
+        profile: Option<ProfileName>,
+        token_hash: [u8; 32],
+        reply: Reply<AgentRecord>,
+    },
+    SetAgentStatus {
+        name: AgentName,
+        status: AgentStatus,
+        reply: Reply<AgentRecord>,
+    },
+    SetAgentProfile {
+        name: AgentName,
+        profile: Option<ProfileName>,
+        reply: Reply<AgentRecord>,
+    },
+    ApplyPolicy {
+        text: String,
+        policy: Box<Policy>,
+        applied_by: String,
+        reply: Reply<u32>,
+    },
+    Budget {
+        agent: AgentName,
+        session: Option<SessionId>,
+        reply: Reply<Vec<BudgetLine>>,
+    },
+    Status {
+        reply: Reply<StoreStatus>,
+    },
 }
 
 /// Why a command did not succeed.
@@ -145,29 +200,52 @@ impl Command {
     pub(crate) async fn execute(self, batch: &mut Batch<'_>) -> Step {
         match self {
             Command::Authorize { request, reply } => settle(reply, batch.authorize(request).await),
-            Command::RecordUsage { request, reply } => settle(reply, batch.record_usage(request).await),
-            Command::Approve { id, choice, reply } => settle(reply, batch.approve(&id, choice).await),
-            Command::Deny { id, reason, reply } => settle(reply, batch.deny(&id, reason).await),
-            Command::Capture { agent, id, amount, reply } => {
-                settle(reply, batch.capture(&agent, &id, amount).await)
+            Command::RecordUsage { request, reply } => {
+                settle(reply, batch.record_usage(request).await)
             }
+            Command::Approve { id, choice, reply } => {
+                settle(reply, batch.approve(&id, choice).await)
+            }
+            Command::Deny { id, reason, reply } => settle(reply, batch.deny(&id, reason).await),
+            Command::Capture {
+                agent,
+                id,
+                amount,
+                reply,
+            } => settle(reply, batch.capture(&agent, &id, amount).await),
             Command::Void { agent, id, reply } => settle(reply, batch.void(&agent, &id).await),
             Command::ExpireDue { reply } => settle(reply, batch.expire_due().await),
-            Command::EngageKillSwitch { reason, reply } => settle(reply, batch.engage_kill_switch(reason).await),
+            Command::EngageKillSwitch { reason, reply } => {
+                settle(reply, batch.engage_kill_switch(reason).await)
+            }
             Command::Resume { reply } => settle(reply, batch.resume().await),
-            Command::AddAgent { name, profile, token_hash, reply } => {
-                settle(reply, batch.add_agent(name, profile, token_hash).await)
-            }
-            Command::SetAgentStatus { name, status, reply } => {
-                settle(reply, batch.set_agent_status(&name, status).await)
-            }
-            Command::SetAgentProfile { name, profile, reply } => {
-                settle(reply, batch.set_agent_profile(&name, profile).await)
-            }
-            Command::ApplyPolicy { text, policy, applied_by, reply } => {
-                settle(reply, batch.apply_policy(text, *policy, applied_by).await)
-            }
-            Command::Budget { agent, session, reply } => settle(reply, batch.budget(&agent, session).await),
+            Command::AddAgent {
+                name,
+                profile,
+                token_hash,
+                reply,
+            } => settle(reply, batch.add_agent(name, profile, token_hash).await),
+            Command::SetAgentStatus {
+                name,
+                status,
+                reply,
+            } => settle(reply, batch.set_agent_status(&name, status).await),
+            Command::SetAgentProfile {
+                name,
+                profile,
+                reply,
+            } => settle(reply, batch.set_agent_profile(&name, profile).await),
+            Command::ApplyPolicy {
+                text,
+                policy,
+                applied_by,
+                reply,
+            } => settle(reply, batch.apply_policy(text, *policy, applied_by).await),
+            Command::Budget {
+                agent,
+                session,
+                reply,
+            } => settle(reply, batch.budget(&agent, session).await),
             Command::Status { reply } => settle(reply, batch.status().await),
         }
     }
@@ -181,7 +259,9 @@ impl Command {
             | Command::Capture { reply, .. }
             | Command::Void { reply, .. } => refuse(reply, error),
             Command::RecordUsage { reply, .. } => refuse(reply, error),
-            Command::ExpireDue { reply } | Command::EngageKillSwitch { reply, .. } => refuse(reply, error),
+            Command::ExpireDue { reply } | Command::EngageKillSwitch { reply, .. } => {
+                refuse(reply, error)
+            }
             Command::Resume { reply } => refuse(reply, error),
             Command::AddAgent { reply, .. }
             | Command::SetAgentStatus { reply, .. }
@@ -220,7 +300,11 @@ pub(crate) struct Batch<'a> {
 const PREFETCH_CHUNK: usize = 128;
 
 impl<'a> Batch<'a> {
-    pub(crate) fn new(conn: &'a mut SqliteConnection, state: &'a mut State, clock: &'a dyn Clock) -> Batch<'a> {
+    pub(crate) fn new(
+        conn: &'a mut SqliteConnection,
+        state: &'a mut State,
+        clock: &'a dyn Clock,
+    ) -> Batch<'a> {
         let scratch = Scratch::new(state);
         Batch {
             conn,
@@ -236,8 +320,12 @@ impl<'a> Batch<'a> {
 
     /// Looks up, in one query per chunk, every earlier authorization with the key of
     /// one of `commands`' requests, so that new requests need no query of their own.
-    pub(crate) async fn prefetch_replays(&mut self, commands: &[Command]) -> Result<(), StoreError> {
-        let keys: Vec<(&AgentName, &RequestId)> = commands.iter().filter_map(Command::request_key).collect();
+    pub(crate) async fn prefetch_replays(
+        &mut self,
+        commands: &[Command],
+    ) -> Result<(), StoreError> {
+        let keys: Vec<(&AgentName, &RequestId)> =
+            commands.iter().filter_map(Command::request_key).collect();
         let mut seen = std::collections::HashSet::with_capacity(keys.len());
         for key in &keys {
             if !seen.insert(*key) {
@@ -250,17 +338,23 @@ impl<'a> Batch<'a> {
             let mut query = QueryBuilder::<Sqlite>::new(format!(
                 "SELECT {AUTHORIZATION_COLUMNS}, params_hash FROM authorizations WHERE (agent, request_id) IN ("
             ));
-            query.push_values(chunk.iter().cycle().take(padded), |mut row, (agent, request_id)| {
-                row.push_bind(agent.as_str()).push_bind(request_id.as_str());
-            });
+            query.push_values(
+                chunk.iter().cycle().take(padded),
+                |mut row, (agent, request_id)| {
+                    row.push_bind(agent.as_str()).push_bind(request_id.as_str());
+                },
+            );
             query.push(")");
             for row in query.build().fetch_all(&mut *self.conn).await? {
                 let record = authorization_from_row(&row)?;
                 let hash: Vec<u8> = row.try_get(11)?;
-                let hash: [u8; 32] = hash
-                    .try_into()
-                    .map_err(|_| StoreError::Corrupt(format!("params_hash of {} is not 32 bytes", record.id)))?;
-                self.replays.insert((record.agent.clone(), record.request_id.clone()), (hash, record));
+                let hash: [u8; 32] = hash.try_into().map_err(|_| {
+                    StoreError::Corrupt(format!("params_hash of {} is not 32 bytes", record.id))
+                })?;
+                self.replays.insert(
+                    (record.agent.clone(), record.request_id.clone()),
+                    (hash, record),
+                );
             }
         }
         self.replays_complete = true;
@@ -279,15 +373,22 @@ impl<'a> Batch<'a> {
     /// summary: the last step before COMMIT.
     pub(crate) async fn finish(&mut self) -> Result<(), sqlx::Error> {
         self.flush().await?;
-        let mut totals: std::collections::BTreeMap<(&str, &str, i64), Sums> = std::collections::BTreeMap::new();
+        let mut totals: std::collections::BTreeMap<(&str, &str, i64), Sums> =
+            std::collections::BTreeMap::new();
         for delta in &self.scratch.deltas {
-            let key = (delta.agent.as_str(), delta.currency.as_str(), bucket_of(delta.at_micros));
+            let key = (
+                delta.agent.as_str(),
+                delta.currency.as_str(),
+                bucket_of(delta.at_micros),
+            );
             totals.entry(key).or_default().add(delta.change);
         }
         let totals: Vec<(String, String, i64, Sums)> = totals
             .into_iter()
             .filter(|(_, change)| *change != Sums::default())
-            .map(|((agent, currency, bucket), change)| (agent.to_owned(), currency.to_owned(), bucket, change))
+            .map(|((agent, currency, bucket), change)| {
+                (agent.to_owned(), currency.to_owned(), bucket, change)
+            })
             .collect();
         bulk::add_to_buckets(self.conn, &totals).await
     }
@@ -333,15 +434,21 @@ impl Batch<'_> {
     }
 
     async fn find(&mut self, id: &str) -> Result<Option<Authorization>, Failure> {
-        let row = sqlx::query(&format!("SELECT {AUTHORIZATION_COLUMNS} FROM authorizations WHERE id = ?1"))
-            .bind(id)
-            .fetch_optional(self.sql().await?)
-            .await?;
+        let row = sqlx::query(&format!(
+            "SELECT {AUTHORIZATION_COLUMNS} FROM authorizations WHERE id = ?1"
+        ))
+        .bind(id)
+        .fetch_optional(self.sql().await?)
+        .await?;
         Ok(row.as_ref().map(authorization_from_row).transpose()?)
     }
 
     /// The authorization `id`, if it exists and (when `agent` is given) is that agent's.
-    async fn find_required(&mut self, id: &str, agent: Option<&AgentName>) -> Result<Authorization, Failure> {
+    async fn find_required(
+        &mut self,
+        id: &str,
+        agent: Option<&AgentName>,
+    ) -> Result<Authorization, Failure> {
         match self.find(id).await? {
             Some(found) if agent.is_none_or(|a| a == &found.agent) => Ok(found),
             _ => reject(StoreError::NotFound(format!("authorization {id}"))),
@@ -349,7 +456,11 @@ impl Batch<'_> {
     }
 
     /// Buffers a new authorization row and remembers it for replays in this batch.
-    fn insert_authorization(&mut self, record: &Authorization, request: &PreparedRequest) -> Result<(), Failure> {
+    fn insert_authorization(
+        &mut self,
+        record: &Authorization,
+        request: &PreparedRequest,
+    ) -> Result<(), Failure> {
         self.writes.authorizations.push(AuthorizationRow {
             id: record.id.clone(),
             agent: record.agent.as_str().to_owned(),
@@ -374,7 +485,8 @@ impl Batch<'_> {
         });
         let key = (record.agent.clone(), record.request_id.clone());
         if self.repeated_keys.contains(&key) {
-            self.replays.insert(key, (request.params_hash, record.clone()));
+            self.replays
+                .insert(key, (request.params_hash, record.clone()));
         }
         Ok(())
     }
@@ -408,8 +520,14 @@ impl Batch<'_> {
     fn commit_money(&mut self, record: &Authorization, at: Timestamp) {
         let micros = record.amount.micros();
         let change = match record.capture {
-            CaptureMode::Manual if !record.is_usage() => Sums { spent: 0, held: micros },
-            _ => Sums { spent: micros, held: 0 },
+            CaptureMode::Manual if !record.is_usage() => Sums {
+                spent: 0,
+                held: micros,
+            },
+            _ => Sums {
+                spent: micros,
+                held: 0,
+            },
         };
         self.writes.ledger.push(LedgerRow {
             authorization_id: record.id.clone(),
@@ -429,13 +547,19 @@ impl Batch<'_> {
             change,
         });
         if !record.is_usage() {
-            self.scratch.approvals.push((record.agent.clone(), to_micros(at)));
+            self.scratch
+                .approvals
+                .push((record.agent.clone(), to_micros(at)));
         }
     }
 
     /// Ends a hold: `captured` becomes spent and the rest of what was held is released.
     /// Returns what was released.
-    async fn end_hold(&mut self, record: &Authorization, captured: Amount) -> Result<Amount, Failure> {
+    async fn end_hold(
+        &mut self,
+        record: &Authorization,
+        captured: Amount,
+    ) -> Result<Amount, Failure> {
         let row = sqlx::query_as::<_, (i64, i64)>(
             "SELECT at, held_micros FROM ledger WHERE authorization_id = ?1",
         )
@@ -443,7 +567,10 @@ impl Batch<'_> {
         .fetch_optional(self.sql().await?)
         .await?;
         let Some((at_micros, held)) = row else {
-            return Err(Failure::Fatal(StoreError::Corrupt(format!("hold {} has no ledger row", record.id))));
+            return Err(Failure::Fatal(StoreError::Corrupt(format!(
+                "hold {} has no ledger row",
+                record.id
+            ))));
         };
         if captured.micros() > held {
             return Err(Failure::Fatal(StoreError::Corrupt(format!(
@@ -464,7 +591,10 @@ impl Batch<'_> {
             session: record.session_id.clone(),
             currency: record.currency.clone(),
             at_micros,
-            change: Sums { spent: captured.micros(), held: -held },
+            change: Sums {
+                spent: captured.micros(),
+                held: -held,
+            },
         });
         Ok(Amount::from_micros(held - captured.micros()).unwrap_or(Amount::ZERO))
     }
@@ -477,8 +607,16 @@ impl Batch<'_> {
         authorization_id: Option<&str>,
         body: Value,
     ) -> Result<(), Failure> {
-        let row = NewAuditRow { at, kind, agent, authorization_id, body };
-        self.writes.audit.push(audit::chain(&mut self.scratch.gov.audit_head, row));
+        let row = NewAuditRow {
+            at,
+            kind,
+            agent,
+            authorization_id,
+            body,
+        };
+        self.writes
+            .audit
+            .push(audit::chain(&mut self.scratch.gov.audit_head, row));
         Ok(())
     }
 
@@ -497,18 +635,30 @@ impl Batch<'_> {
                 map.insert((*key).to_owned(), value.clone());
             }
         }
-        self.audit(at, kind, Some(record.agent.as_str()), Some(&record.id), body)
+        self.audit(
+            at,
+            kind,
+            Some(record.agent.as_str()),
+            Some(&record.id),
+            body,
+        )
     }
 
     /// Makes sure [`crate::state::View`] can answer for this session: cached, or
     /// loaded now (after the buffered rows, so the load includes them).
-    async fn ensure_session(&mut self, agent: &AgentName, session: Option<&SessionId>) -> Result<(), Failure> {
+    async fn ensure_session(
+        &mut self,
+        agent: &AgentName,
+        session: Option<&SessionId>,
+    ) -> Result<(), Failure> {
         let key: SessionKey = (agent.clone(), session.cloned());
         if self.scratch.sessions_loaded.contains_key(&key) || self.state.sessions.touch(&key) {
             return Ok(());
         }
         let totals = session_totals::load_session(self.sql().await?, agent, session).await?;
-        self.scratch.sessions_loaded.insert(key, (totals, self.scratch.deltas.len()));
+        self.scratch
+            .sessions_loaded
+            .insert(key, (totals, self.scratch.deltas.len()));
         Ok(())
     }
 }

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use purser_core::engine::{budget_lines, decide, decide_on_approval};
 use purser_core::{
-    AgentName, Amount, AuthorizationStatus, RequestId, BudgetScope, CaptureMode, DecisionStatus, GrantScope, LedgerView,
-    Reason, ReasonCode, StandingGrant, Timestamp, Window,
+    AgentName, Amount, AuthorizationStatus, BudgetScope, CaptureMode, DecisionStatus, GrantScope,
+    LedgerView, Reason, ReasonCode, RequestId, StandingGrant, Timestamp, Window,
 };
 use serde_json::Value;
 use sqlx::Row;
@@ -28,12 +28,21 @@ fn amount_json(amount: Amount) -> Value {
 
 impl Batch<'_> {
     fn view(&self) -> View<'_> {
-        View { base: &*self.state, scratch: &self.scratch }
+        View {
+            base: &*self.state,
+            scratch: &self.scratch,
+        }
     }
 
     /// The stored authorization for an idempotent replay, or the conflict.
-    async fn replay(&mut self, request: &PreparedRequest) -> Result<Option<Authorization>, Failure> {
-        let key = (request.request.agent.clone(), request.request.request_id.clone());
+    async fn replay(
+        &mut self,
+        request: &PreparedRequest,
+    ) -> Result<Option<Authorization>, Failure> {
+        let key = (
+            request.request.agent.clone(),
+            request.request.request_id.clone(),
+        );
         let found = if self.replays_complete {
             self.replays.get(&key).cloned()
         } else {
@@ -46,7 +55,11 @@ impl Batch<'_> {
         }
     }
 
-    async fn select_replay(&mut self, agent: &AgentName, request_id: &RequestId) -> Result<Option<Replay>, Failure> {
+    async fn select_replay(
+        &mut self,
+        agent: &AgentName,
+        request_id: &RequestId,
+    ) -> Result<Option<Replay>, Failure> {
         let row = sqlx::query(&format!(
             "SELECT {AUTHORIZATION_COLUMNS}, params_hash FROM authorizations WHERE agent = ?1 AND request_id = ?2"
         ))
@@ -56,13 +69,16 @@ impl Batch<'_> {
         .await?;
         let Some(row) = row else { return Ok(None) };
         let hash: Vec<u8> = row.try_get(11)?;
-        let hash: [u8; 32] = hash
-            .try_into()
-            .map_err(|_| Failure::Fatal(StoreError::Corrupt("a params_hash is not 32 bytes".into())))?;
+        let hash: [u8; 32] = hash.try_into().map_err(|_| {
+            Failure::Fatal(StoreError::Corrupt("a params_hash is not 32 bytes".into()))
+        })?;
         Ok(Some((hash, authorization_from_row(&row)?)))
     }
 
-    pub(super) async fn authorize(&mut self, request: PreparedRequest) -> Result<Authorization, Failure> {
+    pub(super) async fn authorize(
+        &mut self,
+        request: PreparedRequest,
+    ) -> Result<Authorization, Failure> {
         if let Some(stored) = self.replay(&request).await? {
             return Ok(stored);
         }
@@ -75,7 +91,8 @@ impl Batch<'_> {
         if !self.scratch.gov.agents.contains_key(&request.agent) {
             return reject(StoreError::NotFound(format!("agent {}", request.agent)));
         }
-        self.ensure_session(&request.agent, request.session_id.as_ref()).await?;
+        self.ensure_session(&request.agent, request.session_id.as_ref())
+            .await?;
         let policy = Arc::clone(&self.scratch.gov.policy);
         let decision = decide(&policy, request, &self.view(), now);
         let status = AuthorizationStatus::from(decision.status);
@@ -108,17 +125,25 @@ impl Batch<'_> {
         if status == AuthorizationStatus::Approved {
             self.commit_money(&record, now);
         }
-        let kind = if record.is_usage() { AuditKind::Usage } else { AuditKind::Request };
+        let kind = if record.is_usage() {
+            AuditKind::Usage
+        } else {
+            AuditKind::Request
+        };
         self.audit_authorization(now, kind, &record, &[])?;
         Ok(record)
     }
 
-    pub(super) async fn record_usage(&mut self, request: PreparedRequest) -> Result<(Authorization, UsageTotals), Failure> {
+    pub(super) async fn record_usage(
+        &mut self,
+        request: PreparedRequest,
+    ) -> Result<(Authorization, UsageTotals), Failure> {
         let record = match self.replay(&request).await? {
             Some(stored) => stored,
             None => self.decide_new(request).await?,
         };
-        self.ensure_session(&record.agent, record.session_id.as_ref()).await?;
+        self.ensure_session(&record.agent, record.session_id.as_ref())
+            .await?;
         let now = self.now();
         let policy = Arc::clone(&self.scratch.gov.policy);
         let view = self.view();
@@ -127,16 +152,29 @@ impl Batch<'_> {
             &record.currency,
             None,
         );
-        let budget_remaining = budget_lines(&policy, &record.agent, record.session_id.as_ref(), &view, now)
-            .into_iter()
-            .filter(|line| line.currency == record.currency && line.window != Window::Transaction)
-            .map(|line| line.remaining)
-            .min();
-        let totals = UsageTotals { session_total: session.total(), budget_remaining };
+        let budget_remaining = budget_lines(
+            &policy,
+            &record.agent,
+            record.session_id.as_ref(),
+            &view,
+            now,
+        )
+        .into_iter()
+        .filter(|line| line.currency == record.currency && line.window != Window::Transaction)
+        .map(|line| line.remaining)
+        .min();
+        let totals = UsageTotals {
+            session_total: session.total(),
+            budget_remaining,
+        };
         Ok((record, totals))
     }
 
-    pub(super) async fn approve(&mut self, id: &str, choice: GrantChoice) -> Result<Authorization, Failure> {
+    pub(super) async fn approve(
+        &mut self,
+        id: &str,
+        choice: GrantChoice,
+    ) -> Result<Authorization, Failure> {
         let now = self.now();
         let mut record = self.find_required(id, None).await?;
         if record.status != AuthorizationStatus::Pending {
@@ -148,14 +186,29 @@ impl Batch<'_> {
                 "authorization {id} expired unanswered at {deadline}; the agent must ask again"
             )));
         }
-        self.ensure_session(&record.agent, record.session_id.as_ref()).await?;
+        self.ensure_session(&record.agent, record.session_id.as_ref())
+            .await?;
         let policy = Arc::clone(&self.scratch.gov.policy);
-        let decision = decide_on_approval(&policy, &record.request(), record.created_at, &self.view(), now);
+        let decision = decide_on_approval(
+            &policy,
+            &record.request(),
+            record.created_at,
+            &self.view(),
+            now,
+        );
         let approved = decision.status == DecisionStatus::Approved;
-        record.status = if approved { AuthorizationStatus::Approved } else { AuthorizationStatus::Denied };
+        record.status = if approved {
+            AuthorizationStatus::Approved
+        } else {
+            AuthorizationStatus::Denied
+        };
         record.reasons = decision.reasons;
         // A re-check that refuses is the policy's decision, not the principal's.
-        record.decided_by = Some(if approved { DecidedBy::Principal } else { DecidedBy::Policy });
+        record.decided_by = Some(if approved {
+            DecidedBy::Principal
+        } else {
+            DecidedBy::Policy
+        });
         record.decided_at = Some(now);
         record.policy_version = self.scratch.gov.policy_version;
         record.expires_at = if approved { decision.expires_at } else { None };
@@ -182,7 +235,12 @@ impl Batch<'_> {
         Ok(record)
     }
 
-    async fn create_grant(&mut self, record: &Authorization, scope: GrantScope, now: Timestamp) -> Result<StandingGrant, Failure> {
+    async fn create_grant(
+        &mut self,
+        record: &Authorization,
+        scope: GrantScope,
+        now: Timestamp,
+    ) -> Result<StandingGrant, Failure> {
         let grant = StandingGrant {
             id: new_id("grant_", now)?,
             agent: record.agent.clone(),
@@ -193,7 +251,11 @@ impl Batch<'_> {
         };
         let (scope_name, until, session) = match &grant.scope {
             GrantScope::Until(until) => ("until", Some(to_micros(*until)), None),
-            GrantScope::Session(session) => ("session", None, session.as_ref().map(|s| s.as_str().to_owned())),
+            GrantScope::Session(session) => (
+                "session",
+                None,
+                session.as_ref().map(|s| s.as_str().to_owned()),
+            ),
             GrantScope::Always => ("always", None, None),
         };
         sqlx::query(
@@ -212,11 +274,20 @@ impl Batch<'_> {
         .bind(to_micros(now))
         .execute(self.sql().await?)
         .await?;
-        self.scratch.gov.grants.entry(grant.agent.clone()).or_default().push(grant.clone());
+        self.scratch
+            .gov
+            .grants
+            .entry(grant.agent.clone())
+            .or_default()
+            .push(grant.clone());
         Ok(grant)
     }
 
-    pub(super) async fn deny(&mut self, id: &str, note: Option<String>) -> Result<Authorization, Failure> {
+    pub(super) async fn deny(
+        &mut self,
+        id: &str,
+        note: Option<String>,
+    ) -> Result<Authorization, Failure> {
         let now = self.now();
         let mut record = self.find_required(id, None).await?;
         if record.status != AuthorizationStatus::Pending {
@@ -226,7 +297,13 @@ impl Batch<'_> {
             Some(note) => format!("the principal denied this request: {note}"),
             None => "the principal denied this request".to_owned(),
         };
-        record.reasons.insert(0, Reason { code: ReasonCode::DeniedByPrincipal, message });
+        record.reasons.insert(
+            0,
+            Reason {
+                code: ReasonCode::DeniedByPrincipal,
+                message,
+            },
+        );
         record.status = AuthorizationStatus::Denied;
         record.decided_by = Some(DecidedBy::Principal);
         record.decided_at = Some(now);
@@ -237,7 +314,12 @@ impl Batch<'_> {
         Ok(record)
     }
 
-    pub(super) async fn capture(&mut self, agent: &AgentName, id: &str, amount: Option<Amount>) -> Result<Authorization, Failure> {
+    pub(super) async fn capture(
+        &mut self,
+        agent: &AgentName,
+        id: &str,
+        amount: Option<Amount>,
+    ) -> Result<Authorization, Failure> {
         let now = self.now();
         let mut record = self.find_required(id, Some(agent)).await?;
         if record.capture != CaptureMode::Manual || record.status != AuthorizationStatus::Approved {
@@ -261,19 +343,28 @@ impl Batch<'_> {
             )));
         }
         if captured.is_zero() {
-            return reject(StoreError::InvalidInput("a capture amount must be greater than zero; void the hold instead".into()));
+            return reject(StoreError::InvalidInput(
+                "a capture amount must be greater than zero; void the hold instead".into(),
+            ));
         }
         let released = self.end_hold(&record, captured).await?;
         record.status = AuthorizationStatus::Captured;
         record.captured_amount = Some(captured);
         record.expires_at = None;
         self.update_authorization(&record).await?;
-        let extra = [("captured", amount_json(captured)), ("released", amount_json(released))];
+        let extra = [
+            ("captured", amount_json(captured)),
+            ("released", amount_json(released)),
+        ];
         self.audit_authorization(now, AuditKind::Capture, &record, &extra)?;
         Ok(record)
     }
 
-    pub(super) async fn void(&mut self, agent: &AgentName, id: &str) -> Result<Authorization, Failure> {
+    pub(super) async fn void(
+        &mut self,
+        agent: &AgentName,
+        id: &str,
+    ) -> Result<Authorization, Failure> {
         let now = self.now();
         let mut record = self.find_required(id, Some(agent)).await?;
         let extra = match (record.status, record.capture) {
@@ -310,7 +401,10 @@ impl Batch<'_> {
         .bind(MAX_EXPIRIES_PER_CALL)
         .fetch_all(self.sql().await?)
         .await?;
-        let due = rows.iter().map(authorization_from_row).collect::<Result<Vec<_>, _>>()?;
+        let due = rows
+            .iter()
+            .map(authorization_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
         let mut changed = Vec::with_capacity(due.len());
         for record in due {
             let record = match record.status {
@@ -323,12 +417,24 @@ impl Batch<'_> {
     }
 
     /// A pending request nobody answered in time: expired, i.e. denied.
-    async fn expire_pending(&mut self, mut record: Authorization, now: Timestamp) -> Result<Authorization, Failure> {
+    async fn expire_pending(
+        &mut self,
+        mut record: Authorization,
+        now: Timestamp,
+    ) -> Result<Authorization, Failure> {
         let message = match record.expires_at {
-            Some(deadline) => format!("the principal did not answer by {deadline}; the approval expired"),
+            Some(deadline) => {
+                format!("the principal did not answer by {deadline}; the approval expired")
+            }
             None => "the principal did not answer in time; the approval expired".to_owned(),
         };
-        record.reasons.insert(0, Reason { code: ReasonCode::ApprovalExpired, message });
+        record.reasons.insert(
+            0,
+            Reason {
+                code: ReasonCode::ApprovalExpired,
+                message,
+            },
+        );
         record.status = AuthorizationStatus::Expired;
         record.decided_by = Some(DecidedBy::Timeout);
         record.decided_at = Some(now);
@@ -338,28 +444,47 @@ impl Batch<'_> {
     }
 
     /// A manual hold nobody captured in time: released, status voided.
-    async fn lapse_hold(&mut self, mut record: Authorization, now: Timestamp) -> Result<Authorization, Failure> {
+    async fn lapse_hold(
+        &mut self,
+        mut record: Authorization,
+        now: Timestamp,
+    ) -> Result<Authorization, Failure> {
         let released = self.end_hold(&record, Amount::ZERO).await?;
         record.status = AuthorizationStatus::Voided;
         self.update_authorization(&record).await?;
-        self.audit_authorization(now, AuditKind::Lapse, &record, &[("released", amount_json(released))])?;
+        self.audit_authorization(
+            now,
+            AuditKind::Lapse,
+            &record,
+            &[("released", amount_json(released))],
+        )?;
         Ok(record)
     }
 
     /// Cancels every pending request (the kill switch).
-    pub(super) async fn cancel_pending(&mut self, now: Timestamp) -> Result<Vec<Authorization>, Failure> {
+    pub(super) async fn cancel_pending(
+        &mut self,
+        now: Timestamp,
+    ) -> Result<Vec<Authorization>, Failure> {
         let rows = sqlx::query(&format!(
             "SELECT {AUTHORIZATION_COLUMNS} FROM authorizations WHERE status = 'pending' ORDER BY created_at"
         ))
         .fetch_all(self.sql().await?)
         .await?;
-        let pending = rows.iter().map(authorization_from_row).collect::<Result<Vec<_>, _>>()?;
+        let pending = rows
+            .iter()
+            .map(authorization_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
         let mut cancelled = Vec::with_capacity(pending.len());
         for mut record in pending {
-            record.reasons.insert(0, Reason {
-                code: ReasonCode::KillSwitchEngaged,
-                message: "the kill switch was engaged; every pending request was cancelled".into(),
-            });
+            record.reasons.insert(
+                0,
+                Reason {
+                    code: ReasonCode::KillSwitchEngaged,
+                    message: "the kill switch was engaged; every pending request was cancelled"
+                        .into(),
+                },
+            );
             record.status = AuthorizationStatus::Cancelled;
             record.decided_by = Some(DecidedBy::KillSwitch);
             record.decided_at = Some(now);
@@ -378,6 +503,9 @@ mod tests {
 
     #[test]
     fn amounts_in_audit_bodies_are_decimal_strings() {
-        assert_eq!(amount_json(Amount::from_micros(1_500_000).unwrap()), json!("1.50"));
+        assert_eq!(
+            amount_json(Amount::from_micros(1_500_000).unwrap()),
+            json!("1.50")
+        );
     }
 }

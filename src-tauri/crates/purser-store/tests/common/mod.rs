@@ -49,7 +49,9 @@ pub async fn open(dir: &Path, clock: &Arc<ManualClock>) -> SqliteStore {
 
 pub async fn open_with(dir: &Path, clock: &Arc<ManualClock>, options: StoreOptions) -> SqliteStore {
     let clock: Arc<dyn Clock> = clock.clone();
-    SqliteStore::open(&db_path(dir), clock, options).await.unwrap()
+    SqliteStore::open(&db_path(dir), clock, options)
+        .await
+        .unwrap()
 }
 
 pub async fn apply(store: &SqliteStore, text: &str) -> u32 {
@@ -62,14 +64,22 @@ pub fn token(name: &str) -> [u8; 32] {
 }
 
 pub async fn add_agent(store: &SqliteStore, name: &str) {
-    store.add_agent(name.parse().unwrap(), None, token(name)).await.unwrap();
+    store
+        .add_agent(name.parse().unwrap(), None, token(name))
+        .await
+        .unwrap();
 }
 
 pub fn agent(name: &str) -> AgentName {
     name.parse().unwrap()
 }
 
-pub fn payment(agent: &str, request_id: &str, amount: &str, currency: &str) -> AuthorizationRequest {
+pub fn payment(
+    agent: &str,
+    request_id: &str,
+    amount: &str,
+    currency: &str,
+) -> AuthorizationRequest {
     AuthorizationRequest {
         agent: agent.parse().unwrap(),
         request_id: request_id.parse().unwrap(),
@@ -87,14 +97,27 @@ pub fn payment(agent: &str, request_id: &str, amount: &str, currency: &str) -> A
 }
 
 pub fn hold(agent: &str, request_id: &str, amount: &str) -> AuthorizationRequest {
-    AuthorizationRequest { capture: CaptureMode::Manual, ..payment(agent, request_id, amount, "USD") }
+    AuthorizationRequest {
+        capture: CaptureMode::Manual,
+        ..payment(agent, request_id, amount, "USD")
+    }
 }
 
-pub fn usage(agent: &str, request_id: &str, units: &str, unit_cost: &str, session: &str) -> AuthorizationRequest {
+pub fn usage(
+    agent: &str,
+    request_id: &str,
+    units: &str,
+    unit_cost: &str,
+    session: &str,
+) -> AuthorizationRequest {
     let units = units.parse().unwrap();
     let unit_cost: purser_core::Amount = unit_cost.parse().unwrap();
     AuthorizationRequest {
-        kind: RequestKind::Usage { action: "web_search".parse().unwrap(), units, unit_cost },
+        kind: RequestKind::Usage {
+            action: "web_search".parse().unwrap(),
+            units,
+            unit_cost,
+        },
         amount: unit_cost.checked_mul_quantity(units).unwrap(),
         merchant: "web_search".parse().unwrap(),
         session_id: Some(session.parse().unwrap()),
@@ -126,12 +149,21 @@ approve_above = {{ USD = "{approve_above}" }}
 
 /// A raw read-only connection to the store's file, for checking what is on disk.
 pub async fn raw(dir: &Path) -> SqliteConnection {
-    SqliteConnectOptions::new().filename(db_path(dir)).read_only(true).connect().await.unwrap()
+    SqliteConnectOptions::new()
+        .filename(db_path(dir))
+        .read_only(true)
+        .connect()
+        .await
+        .unwrap()
 }
 
 /// A raw writable connection, for tampering.
 pub async fn raw_writable(dir: &Path) -> SqliteConnection {
-    SqliteConnectOptions::new().filename(db_path(dir)).connect().await.unwrap()
+    SqliteConnectOptions::new()
+        .filename(db_path(dir))
+        .connect()
+        .await
+        .unwrap()
 }
 
 /// Ledger sums on disk must equal what the authorizations say was spent and held.
@@ -153,7 +185,11 @@ pub async fn assert_ledger_matches_authorizations(dir: &Path) {
     .fetch_one(&mut conn)
     .await
     .unwrap();
-    assert_eq!((ledger_spent, ledger_held), (auth_spent, auth_held), "ledger vs authorizations");
+    assert_eq!(
+        (ledger_spent, ledger_held),
+        (auth_spent, auth_held),
+        "ledger vs authorizations"
+    );
     // The bucket summary the store opens from is the ledger, summed.
     let summed: Vec<(String, String, i64, i64, i64)> = sqlx::query_as(
         "SELECT agent, currency, at / 900000000, SUM(spent_micros), SUM(held_micros) FROM ledger \
