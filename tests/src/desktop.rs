@@ -32,7 +32,7 @@ use tempfile::TempDir;
 use crate::agent::Agent;
 use crate::binary::{target_dir, workspace_root};
 use crate::daemon::{path_str, purser_command, signal, wait_with_timeout};
-use crate::http::Request;
+use crate::http::dechunk;
 
 /// The W3C key of an element reference.
 const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
@@ -359,7 +359,8 @@ impl Session {
         let body = json!({"using": "css selector", "value": css});
         match self.try_command("POST", "/element", Some(&body)) {
             Ok(value) => Some(element(&value)),
-            Err(error) if error.error == "no such element" => None,
+            // Stale: it was found as the page re-rendered it; look again.
+            Err(error) if matches!(error.error.as_str(), "no such element" | "stale element reference") => None,
             Err(error) => panic!("find {css}: {} {}", error.error, error.message),
         }
     }
@@ -412,6 +413,15 @@ impl Session {
         self.click(&element);
     }
 
+    /// The element's rendered text, or `None` if it is gone (stale).
+    pub fn try_text(&self, element: &Element) -> Option<String> {
+        match self.try_command("GET", &format!("/element/{}/text", element.0), None) {
+            Ok(value) => Some(value.as_str().unwrap_or_default().to_owned()),
+            Err(error) if error.error == "stale element reference" => None,
+            Err(error) => panic!("element text: {} {}", error.error, error.message),
+        }
+    }
+
     /// The element's rendered text.
     pub fn text(&self, element: &Element) -> String {
         let value = self.command("GET", &format!("/element/{}/text", element.0), None);
@@ -444,13 +454,30 @@ impl Session {
         );
     }
 
-    /// Replaces an input's text by typing: select all, then `text` (each key an `input`
-    /// event, as when a person types; WebDriver's "clear" fires none).
-    pub fn replace_text(&self, element: &Element, text: &str) {
-        self.click(element);
-        // Ctrl+A, then Backspace: the field is empty, through the keyboard.
-        self.send_keys(element, "\u{E009}a\u{E000}\u{E003}");
-        self.send_keys(element, text);
+    /// Replaces the text of the input at `css` by typing: select all, Backspace, then
+    /// `text` (each key an `input` event, as when a person types; WebDriver's "clear"
+    /// fires none). Starts over if the page re-renders the input meanwhile.
+    pub fn replace_text(&self, css: &str, text: &str) {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let element = self.wait_for(css, Duration::from_secs(10));
+            let path = format!("/element/{}/value", element.0);
+            // Ctrl+A (Control down, a, Control up), Backspace: the field is empty.
+            let typed = self
+                .try_command("POST", &format!("/element/{}/click", element.0), Some(&json!({})))
+                .and_then(|_| {
+                    self.try_command("POST", &path, Some(&json!({"text": "\u{E009}a\u{E009}\u{E003}"})))
+                })
+                .and_then(|_| self.try_command("POST", &path, Some(&json!({"text": text}))));
+            match typed {
+                Ok(_) => return,
+                Err(error) if error.error == "stale element reference" && attempts < 5 => {
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                Err(error) => panic!("type {text:?} into {css}: {} {}", error.error, error.message),
+            }
+        }
     }
 
     /// A PNG of the window.
@@ -485,33 +512,117 @@ fn call(
     body: Option<&Value>,
     timeout: Duration,
 ) -> Result<Value, WebDriverError> {
-    let host = format!("127.0.0.1:{}", addr.port());
-    let mut request = Request::new(method, target)
-        .header("Host", &host)
-        .timeout(timeout);
-    if let Some(body) = body {
-        request = request.json(body);
-    } else if method == "POST" {
-        request = request.json(&json!({}));
+    let body = match (body, method) {
+        (Some(body), _) => Some(body.to_string()),
+        (None, "POST") => Some("{}".to_owned()),
+        (None, _) => None,
+    };
+    // tauri-driver drops a request now and then when its pooled connection to
+    // WebKitWebDriver was closed under it; a read-only command is safely sent again.
+    let attempts = if method == "GET" { 3 } else { 1 };
+    let mut answer = Err(String::new());
+    for _ in 0..attempts {
+        answer = exchange(addr, method, target, body.as_deref(), timeout);
+        if answer.is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
     }
-    let response = request.send(addr);
-    let answer: Value = serde_json::from_slice(&response.body).unwrap_or_else(|error| {
+    let (status, raw) = answer.unwrap_or_else(|error| panic!("WebDriver {method} {target}: {error}"));
+    let answer: Value = serde_json::from_slice(&raw).unwrap_or_else(|error| {
         panic!(
-            "WebDriver {method} {target}: HTTP {} with a body that is not JSON ({error}): {:?}",
-            response.status,
-            String::from_utf8_lossy(&response.body)
+            "WebDriver {method} {target}: HTTP {status} with a body that is not JSON ({error}): {:?}",
+            String::from_utf8_lossy(&raw)
         )
     });
     let value = answer.get("value").cloned().unwrap_or(Value::Null);
-    if response.status == 200 {
+    if status == 200 {
         Ok(value)
     } else {
         Err(WebDriverError {
-            status: response.status,
+            status,
             error: value["error"].as_str().unwrap_or("unknown error").to_owned(),
             message: value["message"].as_str().unwrap_or_default().to_owned(),
         })
     }
+}
+
+/// Sends one request on a fresh connection and reads exactly one answer (by its length),
+/// then closes. No `Connection: close`: tauri-driver forwards that header to
+/// WebKitWebDriver, and then fails the next request on the pooled connection it closed.
+fn exchange(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    body: Option<&str>,
+    timeout: Duration,
+) -> Result<(u16, Vec<u8>), String> {
+    use std::io::Write as _;
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+        .map_err(|error| format!("connect to {addr}: {error}"))?;
+    stream
+        .set_read_timeout(Some(timeout))
+        .and_then(|()| stream.set_write_timeout(Some(timeout)))
+        .map_err(|error| error.to_string())?;
+    let mut request = format!("{method} {target} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n", addr.port());
+    if let Some(body) = body {
+        request.push_str(&format!(
+            "Content-Type: application/json; charset=utf-8\r\nContent-Length: {}\r\n",
+            body.len()
+        ));
+    }
+    request.push_str("\r\n");
+    request.push_str(body.unwrap_or_default());
+    stream
+        .write_all(request.as_bytes())
+        .map_err(|error| format!("send: {error}"))?;
+    let mut raw = Vec::new();
+    let mut buffer = [0_u8; 16 * 1024];
+    loop {
+        if let Some(answer) = complete_answer(&raw) {
+            return Ok(answer);
+        }
+        match stream.read(&mut buffer) {
+            Ok(0) => {
+                return Err(format!(
+                    "the connection closed after {} bytes without a complete answer: {:?}",
+                    raw.len(),
+                    String::from_utf8_lossy(&raw)
+                ));
+            }
+            Ok(n) => raw.extend_from_slice(&buffer[..n]),
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(format!("read (timeout {timeout:?}): {error}")),
+        }
+    }
+}
+
+/// The status and body of a complete HTTP answer in `raw`, or `None` while incomplete.
+fn complete_answer(raw: &[u8]) -> Option<(u16, Vec<u8>)> {
+    let end = raw.windows(4).position(|window| window == b"\r\n\r\n")?;
+    let head = std::str::from_utf8(&raw[..end]).ok()?;
+    let status = head.split(' ').nth(1)?.parse().ok()?;
+    let header = |name: &str| {
+        head.lines().skip(1).find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.trim().eq_ignore_ascii_case(name).then(|| value.trim().to_owned())
+        })
+    };
+    let rest = &raw[end + 4..];
+    if header("transfer-encoding").is_some_and(|value| value.eq_ignore_ascii_case("chunked")) {
+        return dechunk(rest).map(|body| (status, body));
+    }
+    let length: usize = header("content-length")?.parse().ok()?;
+    rest.get(..length).map(|body| (status, body.to_vec()))
+}
+
+/// Whether a WebDriver remote end at `addr` answers `GET /status` with 200 (tauri-driver
+/// listens before its WebKitWebDriver does, and drops requests until then).
+fn answers_status(addr: SocketAddr) -> bool {
+    matches!(
+        exchange(addr, "GET", "/status", None, Duration::from_secs(5)),
+        Ok((200, _))
+    )
 }
 
 /// Polls `probe` every 50 ms until it answers; panics naming `what` after `timeout`.
@@ -564,6 +675,12 @@ fn processes() -> Vec<Proc> {
             Some(Proc { pid, ppid, cmdline })
         })
         .collect()
+}
+
+/// A D-Bus session bus that GIO autolaunched for the X display (`dbus-launch`, and the
+/// `dbus-daemon` it started).
+fn is_session_bus(proc: &Proc) -> bool {
+    matches!(program(&proc.cmdline).as_str(), "dbus-daemon" | "dbus-launch")
 }
 
 /// `roots` and every descendant of them, from one snapshot of `/proc`.
@@ -745,9 +862,7 @@ impl DesktopApp {
             if let Ok(Some(status)) = self.driver.as_mut().expect("the driver runs").try_wait() {
                 panic!("tauri-driver exited ({status}) before it listened; its log:\n{}", self.log_tail(40));
             }
-            if std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
-                && call(addr, "GET", "/status", None, Duration::from_secs(5)).is_ok()
-            {
+            if answers_status(addr) {
                 return;
             }
             assert!(
@@ -890,6 +1005,11 @@ impl DesktopApp {
     /// `tauri-driver` (SIGTERM) and kills whatever of the tree is left; what it had to kill.
     pub fn shut_down(&mut self) -> Vec<String> {
         let mut notes = Vec::new();
+        // The watchdog's command line names the root too: it goes first.
+        if let Some(mut watchdog) = self.watchdog.take() {
+            let _ = watchdog.kill();
+            let _ = watchdog.wait();
+        }
         if let Some(session) = self.session.take() {
             if let Err(error) = session.end() {
                 notes.push(format!("ending the session: {} {}", error.error, error.message));
@@ -929,24 +1049,26 @@ impl DesktopApp {
                 let _ = driver.wait();
             }
         }
-        // Whatever of the tree outlived its parents, by pid, and only if it is still the
-        // same program.
-        for proc in &tree {
-            let still = std::fs::read(format!("/proc/{}/cmdline", proc.pid))
-                .map(|raw| raw.split(|b| *b == 0).next().map(<[u8]>::to_vec))
-                .ok()
-                .flatten();
-            let same = still.is_some_and(|first| {
-                String::from_utf8_lossy(&first) == proc.cmdline.split(' ').next().unwrap_or_default()
-            });
-            if same && alive(proc.pid) {
-                notes.push(format!("stray {} ({}): killed", program(&proc.cmdline), proc.pid));
-                let _ = Command::new("kill").arg("-KILL").arg(proc.pid.to_string()).status();
-            }
+        // What is left of the tree gets a moment to follow its parents out (WebKit's
+        // helpers exit when the app's connection closes); then whatever remains is killed,
+        // by pid, and only if it is still the same program.
+        let same = |proc: &Proc| {
+            std::fs::read(format!("/proc/{}/cmdline", proc.pid)).is_ok_and(|raw| {
+                let first = raw.split(|byte| *byte == 0).next().unwrap_or_default();
+                String::from_utf8_lossy(first) == proc.cmdline.split(' ').next().unwrap_or_default()
+            }) && alive(proc.pid)
+        };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while tree.iter().any(|proc| same(proc) && !is_session_bus(proc)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
         }
-        if let Some(mut watchdog) = self.watchdog.take() {
-            let _ = watchdog.kill();
-            let _ = watchdog.wait();
+        for proc in tree.iter().filter(|proc| same(proc)) {
+            // GIO autolaunches a session bus for the display when there is none; it is
+            // expected, and ours to stop.
+            if !is_session_bus(proc) {
+                notes.push(format!("stray {} ({}) was still running: killed", program(&proc.cmdline), proc.pid));
+            }
+            let _ = Command::new("kill").arg("-KILL").arg(proc.pid.to_string()).status();
         }
         notes
     }

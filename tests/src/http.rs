@@ -198,7 +198,8 @@ fn parse_response(raw: &[u8]) -> Option<Response> {
     })
 }
 
-fn dechunk(mut rest: &[u8]) -> Option<Vec<u8>> {
+/// A chunked body's bytes, or `None` while it is incomplete.
+pub(crate) fn dechunk(mut rest: &[u8]) -> Option<Vec<u8>> {
     let mut body = Vec::new();
     loop {
         let line_end = rest.windows(2).position(|window| window == b"\r\n")?;

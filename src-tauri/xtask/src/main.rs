@@ -3,6 +3,9 @@
 //! - `cargo xtask run [--headless] [-- ARGS]`: runs the product. Headless starts the
 //!   daemon (`purser serve`); without the flag the desktop console runs with the daemon
 //!   embedded, once it exists in the workspace.
+//! - `cargo xtask bench [--quick]`: builds the release `purser` binary, runs every
+//!   benchmark of `purser-bench` in one process (full unless `--quick`) and writes the
+//!   figures into `docs/benchmarks.md`.
 //! - `cargo xtask test`: installs what a fresh Debian machine lacks, then runs
 //!   every check and test: rustfmt, clippy and the workspace tests (unit, property,
 //!   system). `--all-targets` also runs every benchmark binary once in its quick mode
@@ -23,9 +26,10 @@ fn main() -> Result<()> {
         Some("test") => test(&root),
         Some("run") => run(&root, &args[1..]),
         Some("deps") => install_system_packages(),
+        Some("bench") => bench(&root, &args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask run [--headless] [-- ARGS...] | cargo xtask test | cargo xtask deps"
+                "usage: cargo xtask run [--headless] [-- ARGS...] | cargo xtask test | cargo xtask bench [--quick] | cargo xtask deps"
             );
             std::process::exit(2);
         }
@@ -139,6 +143,33 @@ fn test(root: &Path) -> Result<()> {
     step("doc tests", cargo().args(["test", "--workspace", "--doc"]))?;
     println!("xtask: all checks passed");
     Ok(())
+}
+
+/// Every benchmark in one run, written to `docs/benchmarks.md`. The `purser` binary is
+/// built first: the footprint figures spawn it.
+fn bench(root: &Path, args: &[String]) -> Result<()> {
+    let quick = args.iter().any(|a| a == "--quick");
+    let cargo = || {
+        let mut command = Command::new(env!("CARGO"));
+        command.current_dir(root);
+        command
+    };
+    step(
+        "build purser (release)",
+        cargo().args(["build", "--release", "--package", "purser-cli"]),
+    )?;
+    let mut command = cargo();
+    command
+        .args(["run", "--release", "--package", "purser-bench", "--bin", "purser-bench", "--"])
+        .args(["--write", "docs/benchmarks.md"])
+        .env(
+            "PURSER_BENCH_COMMAND",
+            if quick { "cargo xtask bench --quick" } else { "cargo xtask bench" },
+        );
+    if !quick {
+        command.arg("--full");
+    }
+    step("benchmarks", &mut command)
 }
 
 fn run(root: &Path, args: &[String]) -> Result<()> {

@@ -3,7 +3,7 @@
 // it and call its actions; they subscribe to raw events through `on` for their own data.
 
 import { applyEvent, sortNewestFirst } from './inbox';
-import { killSwitchOf } from './events';
+import { killSwitchOf, settledId } from './events';
 import * as ipc from './ipc';
 import { countDecisions, decisionFromEntry, decisionFromEvent, mergeRecent, type DayCounts, type RecentDecision } from './recent';
 import type { DaemonEvent, PendingApproval, StartupState, Status } from './types';
@@ -35,6 +35,13 @@ export class ConsoleState {
   private refetchTimer: ReturnType<typeof setTimeout> | null = null;
   private statusTimer: ReturnType<typeof setTimeout> | null = null;
   private seenKeys = new Set<string>();
+  /** Requests taken out of the inbox (by an event, or decided here). A list of pending
+   * requests read before such a change but answered after it must not bring them back:
+   * a settled request never becomes pending again. Bounded; the oldest go first. */
+  private settledIds = new Set<string>();
+  /** Bumped whenever the inbox is emptied at once (kill switch): a list read before that
+   * is stale as a whole. */
+  private inboxEpoch = 0;
 
   get killed(): boolean {
     return this.status?.kill_switch.engaged ?? false;
@@ -62,10 +69,11 @@ export class ConsoleState {
   }
 
   async refresh(): Promise<void> {
+    const epoch = this.inboxEpoch;
     try {
       const [status, pending] = await Promise.all([ipc.status(), ipc.approvals()]);
       this.status = status;
-      this.pending = sortNewestFirst(pending);
+      if (epoch === this.inboxEpoch) this.pending = this.unsettled(pending);
       this.error = null;
       this.ready = true;
     } catch (error) {
@@ -100,8 +108,11 @@ export class ConsoleState {
       for (const listener of this.listeners) listener(event);
       return;
     }
-    this.pending = applyEvent(this.pending, event);
+    const settled = settledId(event);
+    if (settled) this.rememberSettled(settled);
     const kill = killSwitchOf(event);
+    if (kill?.engaged) this.inboxEpoch += 1;
+    this.pending = applyEvent(this.pending, event);
     if (kill && this.status) this.status = { ...this.status, kill_switch: kill };
     if (this.status) this.status = { ...this.status, pending: this.pending.length };
     if (event.event === 'pending') this.refetchPending();
@@ -128,8 +139,11 @@ export class ConsoleState {
     if (this.refetchTimer) clearTimeout(this.refetchTimer);
     this.refetchTimer = setTimeout(async () => {
       this.refetchTimer = null;
+      const epoch = this.inboxEpoch;
       try {
-        this.pending = sortNewestFirst(await ipc.approvals());
+        const pending = await ipc.approvals();
+        if (epoch !== this.inboxEpoch) return;
+        this.pending = this.unsettled(pending);
         if (this.status) this.status = { ...this.status, pending: this.pending.length };
       } catch (error) {
         this.error = ipc.toIpcError(error).message;
@@ -157,6 +171,7 @@ export class ConsoleState {
     if (this.status) {
       this.status = { ...this.status, kill_switch: { engaged: true, reason: reason.trim() || null, changed_at }, pending: 0 };
     }
+    this.inboxEpoch += 1;
     this.pending = [];
     return result.cancelled ?? 0;
   }
@@ -168,8 +183,22 @@ export class ConsoleState {
     }
   }
 
+  private rememberSettled(id: string): void {
+    this.settledIds.add(id);
+    if (this.settledIds.size > 1000) {
+      const oldest = this.settledIds.values().next().value;
+      if (oldest !== undefined) this.settledIds.delete(oldest);
+    }
+  }
+
+  /** A freshly read list of pending requests, without those settled meanwhile. */
+  private unsettled(pending: PendingApproval[]): PendingApproval[] {
+    return sortNewestFirst(pending.filter((item) => !this.settledIds.has(item.id)));
+  }
+
   /** Removes a request the principal just decided here (the event confirms it later). */
   settle(id: string): void {
+    this.rememberSettled(id);
     this.pending = this.pending.filter((item) => item.id !== id);
     if (this.status) this.status = { ...this.status, pending: this.pending.length };
   }

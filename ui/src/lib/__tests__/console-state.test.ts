@@ -112,3 +112,61 @@ describe('display formatting', () => {
     expect(windowLabel('total')).toBe('in total');
   });
 });
+
+describe('the inbox against late answers', () => {
+  /** The mock daemon, with `approvals` answers held until `release()`: the list is read
+   * when asked, and arrives after whatever happens meanwhile. */
+  async function startedWithSlowApprovals() {
+    const backend = createMockBackend({ live: false });
+    let held: Array<() => void> = [];
+    const slow: IpcBackend = {
+      mock: false,
+      invoke: async (command, args) => {
+        const answer = await backend.invoke(command, args);
+        if (command === 'approvals' && holding) await new Promise<void>((resolve) => held.push(resolve));
+        return answer;
+      },
+      listen: (handler) => backend.listen(handler),
+      saveDialog: (options) => backend.saveDialog(options),
+    };
+    let holding = false;
+    useBackend(slow);
+    const state = new ConsoleState();
+    await state.start();
+    return {
+      backend,
+      state,
+      hold: () => (holding = true),
+      release: () => {
+        holding = false;
+        for (const resolve of held) resolve();
+        held = [];
+      },
+    };
+  }
+
+  it('does not bring back a request decided while the list was on its way', async () => {
+    const { backend, state, hold, release } = await startedWithSlowApprovals();
+    const [first] = state.pending;
+    hold();
+    state.handle({ event: 'lagged', data: { missed: 1 } }); // reads the list: held
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    backend.daemon.deny(first.id, 'decided elsewhere'); // its event arrives first
+    expect(state.pending.map((p) => p.id)).not.toContain(first.id);
+    release();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(state.pending.map((p) => p.id)).not.toContain(first.id);
+  });
+
+  it('does not bring back requests the kill switch cancelled while the list was on its way', async () => {
+    const { backend, state, hold, release } = await startedWithSlowApprovals();
+    expect(state.pending.length).toBeGreaterThan(0);
+    hold();
+    state.handle({ event: 'lagged', data: { missed: 1 } });
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    backend.daemon.engageKill('stop');
+    release();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(state.pending).toEqual([]);
+  });
+});

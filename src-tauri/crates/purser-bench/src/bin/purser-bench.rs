@@ -1,1 +1,63 @@
-fn main() {}
+//! `purser-bench [--full] [--write docs/benchmarks.md] [--only engines,load,history]`:
+//! every benchmark in one run, one table; `--write` puts the table (with the machine,
+//! the commit and this command) into the given Markdown file between its markers.
+//! `cargo xtask bench` runs it in full and writes `docs/benchmarks.md`.
+//!
+//! The parts run one after the other, never at the same time, so none measures another's
+//! load: the engine comparison first (CPU only), then the daemon under load, then the
+//! large history (which fills a database and would otherwise disturb the rest).
+
+use std::path::PathBuf;
+
+use anyhow::{Context as _, bail};
+use purser_bench::load::Target;
+use purser_bench::{Mode, Report, engines, history, load};
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mode = Mode::from_args(args.iter().cloned());
+    let value = |flag: &str| -> anyhow::Result<Option<String>> {
+        args.iter()
+            .position(|arg| arg == flag)
+            .map(|at| args.get(at + 1).cloned().with_context(|| format!("{flag} needs a value")))
+            .transpose()
+    };
+    let write = value("--write")?.map(PathBuf::from);
+    let only = value("--only")?.unwrap_or_else(|| "engines,load,history".to_owned());
+    for part in only.split(',') {
+        if !matches!(part, "engines" | "load" | "history") {
+            bail!("--only takes engines, load and history, comma-separated; not {part:?}");
+        }
+    }
+    let mut report = Report::new(
+        mode,
+        std::env::var("PURSER_BENCH_COMMAND").unwrap_or_else(|_| format!("purser-bench {}", args.join(" "))),
+    );
+    if mode == Mode::Quick {
+        report.note("quick run: small counts (and a debug build under cargo test): the figures prove the benchmark works, nothing more");
+    }
+    println!("purser-bench: {} run ({only}), load average {}", mode.name(), report.machine.load_at_start);
+    if only.contains("engines") {
+        println!("== decision engine: Purser vs Cedar vs Rego");
+        report.extend(tokio::task::spawn_blocking(move || engines::run(mode)).await??);
+    }
+    if only.contains("load") {
+        println!("== daemon under load");
+        report.extend(load::run(mode, Target::InProcess).await?);
+    }
+    if only.contains("history") {
+        println!("== history and footprint");
+        let (figures, notes) = history::run(mode).await?;
+        report.extend(figures);
+        for note in notes {
+            report.note(note);
+        }
+    }
+    print!("{}", report.to_text());
+    if let Some(path) = write {
+        report.write_markdown(&path)?;
+        println!("purser-bench: wrote {}", path.display());
+    }
+    Ok(())
+}
