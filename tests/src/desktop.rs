@@ -76,7 +76,9 @@ impl Tools {
         }
         let webkit_driver = env_file("WEBKIT_WEBDRIVER").or_else(|| on_path("WebKitWebDriver"));
         if webkit_driver.is_none() {
-            missing.push("WebKitWebDriver (not on PATH): apt-get install webkit2gtk-driver".to_owned());
+            missing.push(
+                "WebKitWebDriver (not on PATH): apt-get install webkit2gtk-driver".to_owned(),
+            );
         }
         let app = match std::env::var_os("PURSER_DESKTOP_BIN") {
             Some(path) => PathBuf::from(path),
@@ -93,7 +95,10 @@ impl Tools {
         } else {
             let found = on_path("Xvfb");
             if found.is_none() {
-                missing.push("Xvfb (DISPLAY is unset and Xvfb is not on PATH): apt-get install xvfb".to_owned());
+                missing.push(
+                    "Xvfb (DISPLAY is unset and Xvfb is not on PATH): apt-get install xvfb"
+                        .to_owned(),
+                );
             }
             found
         };
@@ -142,7 +147,9 @@ pub fn tools_or_skip(test: &str) -> Option<Tools> {
             let what = missing.join("\n  - ");
             let how = "`cargo xtask test` installs and builds all of it";
             if in_ci() {
-                panic!("{test}: the desktop E2E test cannot run, and CI is set, so this fails:\n  - {what}\n{how}");
+                panic!(
+                    "{test}: the desktop E2E test cannot run, and CI is set, so this fails:\n  - {what}\n{how}"
+                );
             }
             eprintln!(
                 "\n{bar}\nSKIPPED {test}: the desktop E2E test cannot run here (CI is unset, so this is a skip, \
@@ -175,11 +182,15 @@ fn cargo_bin(name: &str) -> Option<PathBuf> {
 }
 
 fn display_from_env() -> Option<String> {
-    std::env::var("DISPLAY").ok().filter(|display| !display.is_empty())
+    std::env::var("DISPLAY")
+        .ok()
+        .filter(|display| !display.is_empty())
 }
 
 fn modified(path: &Path) -> Option<SystemTime> {
-    std::fs::metadata(path).and_then(|meta| meta.modified()).ok()
+    std::fs::metadata(path)
+        .and_then(|meta| meta.modified())
+        .ok()
 }
 
 fn collect_newer(dir: &Path, than: SystemTime, into: &mut Vec<PathBuf>) {
@@ -252,7 +263,15 @@ impl XDisplay {
             return XDisplay { name, xvfb: None };
         };
         let mut child = Command::new(xvfb)
-            .args(["-displayfd", "1", "-screen", "0", SCREEN, "-nolisten", "tcp"])
+            .args([
+                "-displayfd",
+                "1",
+                "-screen",
+                "0",
+                SCREEN,
+                "-nolisten",
+                "tcp",
+            ])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -334,24 +353,34 @@ impl Session {
     }
 
     /// A command of this session (`path` after `/session/{id}`), or its error.
-    pub fn try_command(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Value, WebDriverError> {
+    pub fn try_command(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, WebDriverError> {
         let target = format!("/session/{}{path}", self.id);
         call(self.addr, method, &target, body, Duration::from_secs(60))
     }
 
     /// [`Session::try_command`], which must succeed.
     pub fn command(&self, method: &str, path: &str, body: Option<&Value>) -> Value {
-        self.try_command(method, path, body).unwrap_or_else(|error| {
-            panic!(
-                "WebDriver {method} {path} failed: {} {}: {}",
-                error.status, error.error, error.message
-            )
-        })
+        self.try_command(method, path, body)
+            .unwrap_or_else(|error| {
+                panic!(
+                    "WebDriver {method} {path} failed: {} {}: {}",
+                    error.status, error.error, error.message
+                )
+            })
     }
 
     /// Runs `script` (a function body; `arguments` are `args`) in the page; its value.
     pub fn execute(&self, script: &str, args: &[Value]) -> Value {
-        self.command("POST", "/execute/sync", Some(&json!({"script": script, "args": args})))
+        self.command(
+            "POST",
+            "/execute/sync",
+            Some(&json!({"script": script, "args": args})),
+        )
     }
 
     /// The first element matching `css`, if any.
@@ -360,7 +389,14 @@ impl Session {
         match self.try_command("POST", "/element", Some(&body)) {
             Ok(value) => Some(element(&value)),
             // Stale: it was found as the page re-rendered it; look again.
-            Err(error) if matches!(error.error.as_str(), "no such element" | "stale element reference") => None,
+            Err(error)
+                if matches!(
+                    error.error.as_str(),
+                    "no such element" | "stale element reference"
+                ) =>
+            {
+                None
+            }
             Err(error) => panic!("find {css}: {} {}", error.error, error.message),
         }
     }
@@ -430,12 +466,20 @@ impl Session {
 
     /// A DOM property (`value`, `disabled`, ...).
     pub fn property(&self, element: &Element, name: &str) -> Value {
-        self.command("GET", &format!("/element/{}/property/{name}", element.0), None)
+        self.command(
+            "GET",
+            &format!("/element/{}/property/{name}", element.0),
+            None,
+        )
     }
 
     /// An HTML attribute, if present.
     pub fn attribute(&self, element: &Element, name: &str) -> Option<String> {
-        let value = self.command("GET", &format!("/element/{}/attribute/{name}", element.0), None);
+        let value = self.command(
+            "GET",
+            &format!("/element/{}/attribute/{name}", element.0),
+            None,
+        );
         value.as_str().map(str::to_owned)
     }
 
@@ -465,9 +509,17 @@ impl Session {
             let path = format!("/element/{}/value", element.0);
             // Ctrl+A (Control down, a, Control up), Backspace: the field is empty.
             let typed = self
-                .try_command("POST", &format!("/element/{}/click", element.0), Some(&json!({})))
+                .try_command(
+                    "POST",
+                    &format!("/element/{}/click", element.0),
+                    Some(&json!({})),
+                )
                 .and_then(|_| {
-                    self.try_command("POST", &path, Some(&json!({"text": "\u{E009}a\u{E009}\u{E003}"})))
+                    self.try_command(
+                        "POST",
+                        &path,
+                        Some(&json!({"text": "\u{E009}a\u{E009}\u{E003}"})),
+                    )
                 })
                 .and_then(|_| self.try_command("POST", &path, Some(&json!({"text": text}))));
             match typed {
@@ -475,7 +527,10 @@ impl Session {
                 Err(error) if error.error == "stale element reference" && attempts < 5 => {
                     std::thread::sleep(Duration::from_millis(200));
                 }
-                Err(error) => panic!("type {text:?} into {css}: {} {}", error.error, error.message),
+                Err(error) => panic!(
+                    "type {text:?} into {css}: {} {}",
+                    error.error, error.message
+                ),
             }
         }
     }
@@ -489,9 +544,13 @@ impl Session {
             .expect("a screenshot is valid base64")
     }
 
-    /// `DELETE /session/{id}`.
-    pub fn end(&self) -> Result<Value, WebDriverError> {
-        call(self.addr, "DELETE", &format!("/session/{}", self.id), None, Duration::from_secs(20))
+    /// `DELETE /session/{id}`; never panics (it runs on drop).
+    pub fn end(&self) -> Result<(), String> {
+        let target = format!("/session/{}", self.id);
+        match exchange(self.addr, "DELETE", &target, None, Duration::from_secs(20))? {
+            (200, _) => Ok(()),
+            (status, raw) => Err(format!("HTTP {status}: {}", String::from_utf8_lossy(&raw))),
+        }
     }
 }
 
@@ -528,7 +587,8 @@ fn call(
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    let (status, raw) = answer.unwrap_or_else(|error| panic!("WebDriver {method} {target}: {error}"));
+    let (status, raw) =
+        answer.unwrap_or_else(|error| panic!("WebDriver {method} {target}: {error}"));
     let answer: Value = serde_json::from_slice(&raw).unwrap_or_else(|error| {
         panic!(
             "WebDriver {method} {target}: HTTP {status} with a body that is not JSON ({error}): {:?}",
@@ -541,7 +601,10 @@ fn call(
     } else {
         Err(WebDriverError {
             status,
-            error: value["error"].as_str().unwrap_or("unknown error").to_owned(),
+            error: value["error"]
+                .as_str()
+                .unwrap_or("unknown error")
+                .to_owned(),
             message: value["message"].as_str().unwrap_or_default().to_owned(),
         })
     }
@@ -564,7 +627,10 @@ fn exchange(
         .set_read_timeout(Some(timeout))
         .and_then(|()| stream.set_write_timeout(Some(timeout)))
         .map_err(|error| error.to_string())?;
-    let mut request = format!("{method} {target} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n", addr.port());
+    let mut request = format!(
+        "{method} {target} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n",
+        addr.port()
+    );
     if let Some(body) = body {
         request.push_str(&format!(
             "Content-Type: application/json; charset=utf-8\r\nContent-Length: {}\r\n",
@@ -605,7 +671,9 @@ fn complete_answer(raw: &[u8]) -> Option<(u16, Vec<u8>)> {
     let header = |name: &str| {
         head.lines().skip(1).find_map(|line| {
             let (key, value) = line.split_once(':')?;
-            key.trim().eq_ignore_ascii_case(name).then(|| value.trim().to_owned())
+            key.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| value.trim().to_owned())
         })
     };
     let rest = &raw[end + 4..];
@@ -632,7 +700,10 @@ pub fn poll<T>(timeout: Duration, what: &str, mut probe: impl FnMut() -> Option<
         if let Some(found) = probe() {
             return found;
         }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -642,7 +713,11 @@ pub fn poll<T>(timeout: Duration, what: &str, mut probe: impl FnMut() -> Option<
 pub struct ProcessMemory {
     pub pid: u32,
     pub name: String,
+    /// `VmRSS`: resident pages, shared libraries counted in full in every process.
     pub rss_kib: u64,
+    /// `Pss` (`smaps_rollup`): shared pages divided among their users, so a sum over
+    /// processes counts each page once.
+    pub pss_kib: Option<u64>,
 }
 
 /// A process as `/proc` shows it.
@@ -680,7 +755,10 @@ fn processes() -> Vec<Proc> {
 /// A D-Bus session bus that GIO autolaunched for the X display (`dbus-launch`, and the
 /// `dbus-daemon` it started).
 fn is_session_bus(proc: &Proc) -> bool {
-    matches!(program(&proc.cmdline).as_str(), "dbus-daemon" | "dbus-launch")
+    matches!(
+        program(&proc.cmdline).as_str(),
+        "dbus-daemon" | "dbus-launch"
+    )
 }
 
 /// `roots` and every descendant of them, from one snapshot of `/proc`.
@@ -705,6 +783,12 @@ fn rss_kib(pid: u32) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+fn pss_kib(pid: u32) -> Option<u64> {
+    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    let line = rollup.lines().find(|line| line.starts_with("Pss:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
 fn alive(pid: u32) -> bool {
     // A zombie has no cmdline left; it is gone for our purposes.
     std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|cmdline| !cmdline.is_empty())
@@ -713,9 +797,10 @@ fn alive(pid: u32) -> bool {
 /// The program name of a command line (`/usr/lib/…/WebKitWebProcess 4 30` → `WebKitWebProcess`).
 fn program(cmdline: &str) -> String {
     let first = cmdline.split(' ').next().unwrap_or_default();
-    Path::new(first)
-        .file_name()
-        .map_or_else(|| first.to_owned(), |name| name.to_string_lossy().into_owned())
+    Path::new(first).file_name().map_or_else(
+        || first.to_owned(),
+        |name| name.to_string_lossy().into_owned(),
+    )
 }
 
 /// The app on a temporary data dir, driven through one WebDriver session; everything it
@@ -790,8 +875,16 @@ impl DesktopApp {
             .spawn()
             .unwrap_or_else(|error| panic!("spawn {}: {error}", tools.tauri_driver.display()));
         let driver_log: Log = Arc::new(Mutex::new(String::new()));
-        collect(driver.stdout.take().expect("piped"), Arc::clone(&driver_log), "[tauri-driver] ");
-        collect(driver.stderr.take().expect("piped"), Arc::clone(&driver_log), "");
+        collect(
+            driver.stdout.take().expect("piped"),
+            Arc::clone(&driver_log),
+            "[tauri-driver] ",
+        );
+        collect(
+            driver.stderr.take().expect("piped"),
+            Arc::clone(&driver_log),
+            "",
+        );
         let watchdog = watchdog(driver.id(), display.xvfb_pid(), root.path());
         let mut app = DesktopApp {
             tools,
@@ -860,7 +953,10 @@ impl DesktopApp {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Ok(Some(status)) = self.driver.as_mut().expect("the driver runs").try_wait() {
-                panic!("tauri-driver exited ({status}) before it listened; its log:\n{}", self.log_tail(40));
+                panic!(
+                    "tauri-driver exited ({status}) before it listened; its log:\n{}",
+                    self.log_tail(40)
+                );
             }
             if answers_status(addr) {
                 return;
@@ -930,7 +1026,10 @@ impl DesktopApp {
     /// `purser policy apply` of `policy`; the new version.
     pub fn apply_policy(&mut self, policy: &str) -> u64 {
         self.files_written += 1;
-        let file = self.root.path().join(format!("{}-policy.toml", self.files_written));
+        let file = self
+            .root
+            .path()
+            .join(format!("{}-policy.toml", self.files_written));
         std::fs::write(&file, policy).expect("write the policy file");
         let applied = self.cli_json(&["policy", "apply", path_str(&file)]);
         applied["version"]
@@ -955,9 +1054,10 @@ impl DesktopApp {
     /// The app's process: `purser-desktop` started on this data dir.
     pub fn app_pid(&self) -> Option<u32> {
         let needle = format!("--data-dir {}", self.data_dir.display());
+        let name = program(&self.tools.app.display().to_string());
         processes()
             .into_iter()
-            .find(|proc| program(&proc.cmdline) == "purser-desktop" && proc.cmdline.contains(&needle))
+            .find(|proc| program(&proc.cmdline) == name && proc.cmdline.contains(&needle))
             .map(|proc| proc.pid)
     }
 
@@ -976,6 +1076,7 @@ impl DesktopApp {
                     pid: proc.pid,
                     name: program(&proc.cmdline),
                     rss_kib: rss_kib(proc.pid)?,
+                    pss_kib: pss_kib(proc.pid),
                 })
             })
             .collect()
@@ -985,7 +1086,10 @@ impl DesktopApp {
     /// of the window's size that is not one flat colour.
     pub fn screenshot(&self, dir: &Path, name: &str) -> PathBuf {
         let png = self.session().screenshot();
-        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "{name}: the screenshot is not a PNG");
+        assert!(
+            png.starts_with(b"\x89PNG\r\n\x1a\n"),
+            "{name}: the screenshot is not a PNG"
+        );
         let width = u32::from_be_bytes(png[16..20].try_into().unwrap());
         let height = u32::from_be_bytes(png[20..24].try_into().unwrap());
         assert!(
@@ -996,7 +1100,10 @@ impl DesktopApp {
         let path = dir.join(format!("{name}.png"));
         std::fs::write(&path, &png).expect("write the screenshot");
         if let Some(colours) = colour_count(&path) {
-            assert!(colours > 64, "{name}: the screenshot has only {colours} colours: a blank window?");
+            assert!(
+                colours > 64,
+                "{name}: the screenshot has only {colours} colours: a blank window?"
+            );
         }
         path
     }
@@ -1012,7 +1119,7 @@ impl DesktopApp {
         }
         if let Some(session) = self.session.take() {
             if let Err(error) = session.end() {
-                notes.push(format!("ending the session: {} {}", error.error, error.message));
+                notes.push(format!("ending the session: {error}"));
             }
         }
         let all = processes();
@@ -1027,7 +1134,9 @@ impl DesktopApp {
         }
         let tree: Vec<Proc> = {
             let pids = with_descendants(&roots, &all);
-            all.into_iter().filter(|proc| pids.contains(&proc.pid)).collect()
+            all.into_iter()
+                .filter(|proc| pids.contains(&proc.pid))
+                .collect()
         };
         // Closing the window only hides it (the tray keeps the app): quit it like Quit.
         if let Some(app) = self.app_pid() {
@@ -1037,8 +1146,13 @@ impl DesktopApp {
                 std::thread::sleep(Duration::from_millis(50));
             }
             if alive(app) {
-                notes.push(format!("purser-desktop {app} ignored SIGTERM for 15 s: killed"));
-                let _ = Command::new("kill").arg("-KILL").arg(app.to_string()).status();
+                notes.push(format!(
+                    "purser-desktop {app} ignored SIGTERM for 15 s: killed"
+                ));
+                let _ = Command::new("kill")
+                    .arg("-KILL")
+                    .arg(app.to_string())
+                    .status();
             }
         }
         if let Some(mut driver) = self.driver.take() {
@@ -1059,16 +1173,25 @@ impl DesktopApp {
             }) && alive(proc.pid)
         };
         let deadline = Instant::now() + Duration::from_secs(5);
-        while tree.iter().any(|proc| same(proc) && !is_session_bus(proc)) && Instant::now() < deadline {
+        while tree.iter().any(|proc| same(proc) && !is_session_bus(proc))
+            && Instant::now() < deadline
+        {
             std::thread::sleep(Duration::from_millis(100));
         }
         for proc in tree.iter().filter(|proc| same(proc)) {
             // GIO autolaunches a session bus for the display when there is none; it is
             // expected, and ours to stop.
             if !is_session_bus(proc) {
-                notes.push(format!("stray {} ({}) was still running: killed", program(&proc.cmdline), proc.pid));
+                notes.push(format!(
+                    "stray {} ({}) was still running: killed",
+                    program(&proc.cmdline),
+                    proc.pid
+                ));
             }
-            let _ = Command::new("kill").arg("-KILL").arg(proc.pid.to_string()).status();
+            let _ = Command::new("kill")
+                .arg("-KILL")
+                .arg(proc.pid.to_string())
+                .status();
         }
         notes
     }
@@ -1080,17 +1203,27 @@ impl Drop for DesktopApp {
             if let Some(session) = &self.session {
                 // The state the failure left on screen, for whoever reads the log.
                 let path = target_dir().join("purser-desktop-e2e-failure.png");
-                let saved = match session.try_command("GET", "/screenshot", None) {
-                    Ok(Value::String(encoded)) => base64::engine::general_purpose::STANDARD
-                        .decode(encoded)
-                        .is_ok_and(|png| std::fs::write(&path, png).is_ok()),
-                    _ => false,
-                };
+                // Never a panic here (a second one aborts the test binary): raw exchange.
+                let target = format!("/session/{}/screenshot", session.id);
+                let saved = exchange(session.addr, "GET", &target, None, Duration::from_secs(10))
+                    .ok()
+                    .filter(|(status, _)| *status == 200)
+                    .and_then(|(_, raw)| serde_json::from_slice::<Value>(&raw).ok())
+                    .and_then(|answer| answer["value"].as_str().map(str::to_owned))
+                    .and_then(|encoded| {
+                        base64::engine::general_purpose::STANDARD
+                            .decode(encoded)
+                            .ok()
+                    })
+                    .is_some_and(|png| std::fs::write(&path, png).is_ok());
                 if saved {
                     eprintln!("the window at the failure: {}", path.display());
                 }
             }
-            eprintln!("tauri-driver / WebKitWebDriver / app log (last 80 lines):\n{}", self.log_tail(80));
+            eprintln!(
+                "tauri-driver / WebKitWebDriver / app log (last 80 lines):\n{}",
+                self.log_tail(80)
+            );
         }
         for note in self.shut_down() {
             eprintln!("desktop E2E teardown: {note}");
@@ -1154,15 +1287,36 @@ mod tests {
             program("/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/WebKitWebProcess 4 30 34"),
             "WebKitWebProcess"
         );
-        assert_eq!(program("purser-desktop --data-dir /tmp/x"), "purser-desktop");
+        assert_eq!(
+            program("purser-desktop --data-dir /tmp/x"),
+            "purser-desktop"
+        );
         let all = [
-            Proc { pid: 10, ppid: 1, cmdline: "a".into() },
-            Proc { pid: 11, ppid: 10, cmdline: "b".into() },
-            Proc { pid: 12, ppid: 11, cmdline: "c".into() },
-            Proc { pid: 13, ppid: 1, cmdline: "d".into() },
+            Proc {
+                pid: 10,
+                ppid: 1,
+                cmdline: "a".into(),
+            },
+            Proc {
+                pid: 11,
+                ppid: 10,
+                cmdline: "b".into(),
+            },
+            Proc {
+                pid: 12,
+                ppid: 11,
+                cmdline: "c".into(),
+            },
+            Proc {
+                pid: 13,
+                ppid: 1,
+                cmdline: "d".into(),
+            },
         ];
         assert_eq!(
-            with_descendants(&[10], &all).into_iter().collect::<Vec<_>>(),
+            with_descendants(&[10], &all)
+                .into_iter()
+                .collect::<Vec<_>>(),
             vec![10, 11, 12]
         );
         // This very process is in /proc, with its memory.

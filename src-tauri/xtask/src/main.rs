@@ -160,11 +160,23 @@ fn bench(root: &Path, args: &[String]) -> Result<()> {
     )?;
     let mut command = cargo();
     command
-        .args(["run", "--release", "--package", "purser-bench", "--bin", "purser-bench", "--"])
+        .args([
+            "run",
+            "--release",
+            "--package",
+            "purser-bench",
+            "--bin",
+            "purser-bench",
+            "--",
+        ])
         .args(["--write", "docs/benchmarks.md"])
         .env(
             "PURSER_BENCH_COMMAND",
-            if quick { "cargo xtask bench --quick" } else { "cargo xtask bench" },
+            if quick {
+                "cargo xtask bench --quick"
+            } else {
+                "cargo xtask bench"
+            },
         );
     if !quick {
         command.arg("--full");

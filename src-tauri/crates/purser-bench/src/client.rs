@@ -73,7 +73,9 @@ impl AgentClient {
 
     /// `POST /v1/authorizations` with `body`; an HTTP error is an error here.
     pub async fn authorize(&mut self, body: Bytes) -> anyhow::Result<Outcome> {
-        let (status, bytes) = self.send(Method::POST, "/v1/authorizations", Some(body)).await?;
+        let (status, bytes) = self
+            .send(Method::POST, "/v1/authorizations", Some(body))
+            .await?;
         if status != StatusCode::OK {
             bail!(
                 "the daemon answered {status}: {}",
@@ -101,7 +103,10 @@ impl AgentClient {
     pub async fn health(&mut self) -> anyhow::Result<()> {
         let (status, bytes) = self.send(Method::GET, "/v1/health", None).await?;
         if status != StatusCode::OK {
-            bail!("health answered {status}: {}", String::from_utf8_lossy(&bytes));
+            bail!(
+                "health answered {status}: {}",
+                String::from_utf8_lossy(&bytes)
+            );
         }
         Ok(())
     }

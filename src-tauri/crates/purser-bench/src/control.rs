@@ -46,7 +46,9 @@ impl Control {
     pub async fn apply_policy(&self, text: &str) -> anyhow::Result<()> {
         match self {
             Control::InProcess(console) => {
-                console.apply_policy("bench.toml", text, "purser-bench").await?;
+                console
+                    .apply_policy("bench.toml", text, "purser-bench")
+                    .await?;
             }
             Control::AdminSocket(path) => {
                 admin_post(
@@ -67,8 +69,12 @@ impl Control {
                 console.kill(Some("kill switch benchmark".into())).await?;
             }
             Control::AdminSocket(path) => {
-                admin_post(path, "/admin/kill", json!({ "reason": "kill switch benchmark" }))
-                    .await?;
+                admin_post(
+                    path,
+                    "/admin/kill",
+                    json!({ "reason": "kill switch benchmark" }),
+                )
+                .await?;
             }
         }
         Ok(())
@@ -104,7 +110,10 @@ async fn admin_post(socket: &PathBuf, path: &str, body: Value) -> anyhow::Result
     drop(sender);
     let _ = connection.await;
     if !(status.is_success() || status == StatusCode::CREATED) {
-        bail!("{path} answered {status}: {}", String::from_utf8_lossy(&bytes));
+        bail!(
+            "{path} answered {status}: {}",
+            String::from_utf8_lossy(&bytes)
+        );
     }
     if bytes.is_empty() {
         return Ok(Value::Null);

@@ -76,7 +76,9 @@ pub async fn run(mode: Mode) -> anyhow::Result<(Vec<Figure>, Vec<String>)> {
                     thousands((filled as f64 / elapsed.as_secs_f64()) as u64)
                 ),
             )
-            .bound(format!("single writer, group commit, fsync per batch on {fs}; no HTTP")),
+            .bound(format!(
+                "single writer, group commit, fsync per batch on {fs}; no HTTP"
+            )),
         );
         existing + filled
     };
@@ -104,9 +106,13 @@ pub async fn run(mode: Mode) -> anyhow::Result<(Vec<Figure>, Vec<String>)> {
         let mut config = ServeConfig::new(&data_dir);
         config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
         let started = Instant::now();
-        let running = Daemon::start_with_store_options(config, Arc::new(SystemClock), StoreOptions::default())
-            .await
-            .context("cannot start the daemon on the large data dir")?;
+        let running = Daemon::start_with_store_options(
+            config,
+            Arc::new(SystemClock),
+            StoreOptions::default(),
+        )
+        .await
+        .context("cannot start the daemon on the large data dir")?;
         starts.push(started.elapsed());
         if attempt < 2 {
             running.shutdown().await;
@@ -126,7 +132,10 @@ pub async fn run(mode: Mode) -> anyhow::Result<(Vec<Figure>, Vec<String>)> {
     let started = Instant::now();
     let verification = store.verify_audit().await?;
     let verify = started.elapsed();
-    ensure!(verification.intact, "audit verify found the trail broken: {verification:?}");
+    ensure!(
+        verification.intact,
+        "audit verify found the trail broken: {verification:?}"
+    );
     let verify_rows = verification.rows;
     figures.push(
         Figure::info(
@@ -134,7 +143,10 @@ pub async fn run(mode: Mode) -> anyhow::Result<(Vec<Figure>, Vec<String>)> {
             format!("audit verify, {} rows", thousands(verify_rows)),
             human(verify),
         )
-        .goal("< 2 s at 1M", scale(verify, verify_rows) < Duration::from_secs(2))
+        .goal(
+            "< 2 s at 1M",
+            scale(verify, verify_rows) < Duration::from_secs(2),
+        )
         .bound("SHA-256 of every row (CPU, one core) + a sequential read of the table"),
     );
 
@@ -149,7 +161,11 @@ pub async fn run(mode: Mode) -> anyhow::Result<(Vec<Figure>, Vec<String>)> {
             },
             None,
         ),
-        ("a page from the middle", AuditFilter::default(), Some(middle)),
+        (
+            "a page from the middle",
+            AuditFilter::default(),
+            Some(middle),
+        ),
         (
             "approved requests, from the middle",
             AuditFilter {
@@ -168,7 +184,10 @@ pub async fn run(mode: Mode) -> anyhow::Result<(Vec<Figure>, Vec<String>)> {
             let started = Instant::now();
             let page = store.audit_page(filter, *before, PAGE).await?;
             times.push(started.elapsed());
-            ensure!(!page.entries.is_empty(), "the audit query \"{name}\" found nothing");
+            ensure!(
+                !page.entries.is_empty(),
+                "the audit query \"{name}\" found nothing"
+            );
         }
         times.sort();
         let median = times.get(2).copied().unwrap_or_default();
@@ -259,10 +278,14 @@ async fn fill(data_dir: &Path, count: u64) -> anyhow::Result<(u64, Duration)> {
     if store.list_agents().await?.is_empty() {
         let policy = parse_policy("bench.toml", crate::load::POLICY)
             .map_err(|errors| anyhow::anyhow!("the load policy does not parse: {errors}"))?;
-        store.apply_policy(crate::load::POLICY, policy, "purser-bench").await?;
+        store
+            .apply_policy(crate::load::POLICY, policy, "purser-bench")
+            .await?;
         for caller in 0..CALLERS {
             let hash = [u8::try_from(caller)?; 32];
-            store.add_agent(format!("hist-{caller}").parse()?, None, hash).await?;
+            store
+                .add_agent(format!("hist-{caller}").parse()?, None, hash)
+                .await?;
         }
     }
     let run = std::process::id();
@@ -280,7 +303,10 @@ async fn fill(data_dir: &Path, count: u64) -> anyhow::Result<(u64, Duration)> {
                     "a history request was not approved: {answer:?}"
                 );
                 if caller == 0 && n > 0 && n % (100_000 / CALLERS as u64) == 0 {
-                    println!("  history: {} decisions written", thousands(n * CALLERS as u64));
+                    println!(
+                        "  history: {} decisions written",
+                        thousands(n * CALLERS as u64)
+                    );
                 }
             }
             Ok::<_, anyhow::Error>(())
@@ -297,7 +323,11 @@ async fn fill(data_dir: &Path, count: u64) -> anyhow::Result<(u64, Duration)> {
 }
 
 /// A realistic small request: varied merchants, a purpose and a little context.
-fn history_request(caller: usize, request_id: &str, n: u64) -> anyhow::Result<AuthorizationRequest> {
+fn history_request(
+    caller: usize,
+    request_id: &str,
+    n: u64,
+) -> anyhow::Result<AuthorizationRequest> {
     let context = serde_json::json!({
         "task": format!("report-{}", n % 997),
         "url": format!("https://docs.example.com/pricing/{}", n % 101),
@@ -358,7 +388,10 @@ fn serve_footprint(binary: &Path, data_dir: &Path, settle: Duration) -> anyhow::
         .with_context(|| format!("cannot run {}", binary.display()))?;
     let result = measure_child(&mut child, spawned, settle);
     // SIGTERM for a graceful stop (the lock file and socket removed), then reap it.
-    let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         match child.try_wait() {
@@ -374,11 +407,18 @@ fn serve_footprint(binary: &Path, data_dir: &Path, settle: Duration) -> anyhow::
     result
 }
 
-fn measure_child(child: &mut Child, spawned: Instant, settle: Duration) -> anyhow::Result<Footprint> {
+fn measure_child(
+    child: &mut Child,
+    spawned: Instant,
+    settle: Duration,
+) -> anyhow::Result<Footprint> {
     let stdout = child.stdout.take().context("no stdout")?;
     let mut line = String::new();
     BufReader::new(stdout).read_line(&mut line)?;
-    ensure!(line.contains("listening"), "purser serve did not start: {line:?}");
+    ensure!(
+        line.contains("listening"),
+        "purser serve did not start: {line:?}"
+    );
     let started = spawned.elapsed();
     std::thread::sleep(settle);
     let status = std::fs::read_to_string(format!("/proc/{}/status", child.id()))?;
@@ -405,11 +445,18 @@ fn binary_sizes() -> Vec<Figure> {
         let Ok(metadata) = std::fs::metadata(&path) else {
             continue;
         };
-        let stripped = stripped_size(&path)
-            .map_or_else(String::new, |bytes| format!(", {} stripped", mib(bytes / 1024)));
+        let stripped = stripped_size(&path).map_or_else(String::new, |bytes| {
+            format!(", {} stripped", mib(bytes / 1024))
+        });
         figures.push(
-            Figure::info("footprint", format!("binary size: {name} ({profile})"), mib(metadata.len() / 1024))
-                .bound(format!("as built (with line tables){stripped}; SQLite bundled")),
+            Figure::info(
+                "footprint",
+                format!("binary size: {name} ({profile})"),
+                mib(metadata.len() / 1024),
+            )
+            .bound(format!(
+                "as built (with line tables){stripped}; SQLite bundled"
+            )),
         );
     }
     figures

@@ -123,8 +123,57 @@ impl Durations {
     }
 }
 
+/// Which scenarios a run includes (all by default; `purser-load --only` narrows it, to
+/// profile one of them).
+#[derive(Debug, Clone, Copy)]
+pub struct Scenarios {
+    pub throughput: bool,
+    pub latency: bool,
+    pub kill: bool,
+    /// Restart with group commit off and measure throughput again (in process only).
+    pub group_commit_off: bool,
+}
+
+impl Scenarios {
+    pub const ALL: Scenarios = Scenarios {
+        throughput: true,
+        latency: true,
+        kill: true,
+        group_commit_off: true,
+    };
+
+    /// From `throughput,latency,kill,off`.
+    pub fn parse(list: &str) -> anyhow::Result<Scenarios> {
+        let mut scenarios = Scenarios {
+            throughput: false,
+            latency: false,
+            kill: false,
+            group_commit_off: false,
+        };
+        for name in list.split(',') {
+            match name.trim() {
+                "throughput" => scenarios.throughput = true,
+                "latency" => scenarios.latency = true,
+                "kill" => scenarios.kill = true,
+                "off" => scenarios.group_commit_off = true,
+                other => bail!("unknown scenario {other:?}: use throughput, latency, kill, off"),
+            }
+        }
+        Ok(scenarios)
+    }
+}
+
 /// Runs the three scenarios; returns their figures. Fails on any broken guarantee.
 pub async fn run(mode: Mode, target: Target) -> anyhow::Result<Vec<Figure>> {
+    run_scenarios(mode, target, Scenarios::ALL).await
+}
+
+/// [`run`] with a choice of scenarios.
+pub async fn run_scenarios(
+    mode: Mode,
+    target: Target,
+    only: Scenarios,
+) -> anyhow::Result<Vec<Figure>> {
     let durations = Durations::of(mode);
     let rates: Vec<u32> = mode.pick(vec![250, 500], RATES.to_vec());
     let mut figures = Vec::new();
@@ -144,32 +193,42 @@ pub async fn run(mode: Mode, target: Target) -> anyhow::Result<Vec<Figure>> {
                 tokens.push(control.add_agent(&format!("load-{agent}")).await?);
             }
             let addr = daemon.running()?.agent_addr();
-            let grouped =
-                throughput_series(addr, &tokens, "gc-on", durations, &mut ledger).await?;
-            ledger.check(daemon.running()?).await?;
-            let open = open_loop_series(addr, &tokens, &rates, durations, &mut ledger).await?;
-            ledger.check(daemon.running()?).await?;
-            let kill = kill_switch(addr, &tokens, &control, durations, &mut ledger).await?;
-            let audited = approvals_after_kill_in_audit(daemon.running()?).await?;
-            control.resume().await?;
-            ledger.check(daemon.running()?).await?;
+            let mut grouped = Vec::new();
+            if only.throughput {
+                grouped = throughput_series(addr, &tokens, "gc-on", durations, &mut ledger).await?;
+                ledger.check(daemon.running()?).await?;
+            }
+            if only.latency {
+                let open = open_loop_series(addr, &tokens, &rates, durations, &mut ledger).await?;
+                ledger.check(daemon.running()?).await?;
+                figures.extend(open_loop_figures(&open));
+            }
+            if only.kill {
+                let kill = kill_switch(addr, &tokens, &control, durations, &mut ledger).await?;
+                let audited = approvals_after_kill_in_audit(daemon.running()?).await?;
+                control.resume().await?;
+                ledger.check(daemon.running()?).await?;
+                figures.extend(kill.figures(Some(audited)));
+            }
             daemon.stop().await;
 
             // Group commit off: the same data dir, the same agents.
-            let single = StoreOptions {
-                group_commit: false,
-                ..StoreOptions::default()
-            };
-            let mut daemon = InProcess::start(&data_dir, single).await?;
-            let addr = daemon.running()?.agent_addr();
-            let ungrouped =
-                throughput_series(addr, &tokens, "gc-off", durations, &mut ledger).await?;
-            ledger.check(daemon.running()?).await?;
-            daemon.stop().await;
-
-            figures.extend(throughput_figures(&grouped, Some(&ungrouped), &fs));
-            figures.extend(open_loop_figures(&open));
-            figures.extend(kill.figures(Some(audited)));
+            let mut ungrouped = None;
+            if only.group_commit_off {
+                let single = StoreOptions {
+                    group_commit: false,
+                    ..StoreOptions::default()
+                };
+                let mut daemon = InProcess::start(&data_dir, single).await?;
+                let addr = daemon.running()?.agent_addr();
+                ungrouped =
+                    Some(throughput_series(addr, &tokens, "gc-off", durations, &mut ledger).await?);
+                ledger.check(daemon.running()?).await?;
+                daemon.stop().await;
+            }
+            let mut throughput = throughput_figures(&grouped, ungrouped.as_deref(), &fs);
+            throughput.append(&mut figures);
+            figures = throughput;
         }
         Target::External { addr, data_dir } => {
             let control = Control::AdminSocket(data_dir.join(purser_daemon::ADMIN_SOCKET));
@@ -180,19 +239,27 @@ pub async fn run(mode: Mode, target: Target) -> anyhow::Result<Vec<Figure>> {
             for agent in 0..AGENTS {
                 tokens.push(control.add_agent(&format!("load-{run}-{agent}")).await?);
             }
+            // The store is not reachable from here: the approvals seen are not checked
+            // against it, and group commit is whatever that daemon was started with.
             let mut ledger = Ledger::default();
-            let measured =
-                throughput_series(addr, &tokens, "external", durations, &mut ledger).await?;
-            let open = open_loop_series(addr, &tokens, &rates, durations, &mut ledger).await?;
-            let kill = kill_switch(addr, &tokens, &control, durations, &mut ledger).await?;
-            control.resume().await?;
-            figures.extend(throughput_figures(
-                &measured,
-                None,
-                &filesystem_of(&data_dir),
-            ));
-            figures.extend(open_loop_figures(&open));
-            figures.extend(kill.figures(None));
+            if only.throughput {
+                let measured =
+                    throughput_series(addr, &tokens, "external", durations, &mut ledger).await?;
+                figures.extend(throughput_figures(
+                    &measured,
+                    None,
+                    &filesystem_of(&data_dir),
+                ));
+            }
+            if only.latency {
+                let open = open_loop_series(addr, &tokens, &rates, durations, &mut ledger).await?;
+                figures.extend(open_loop_figures(&open));
+            }
+            if only.kill {
+                let kill = kill_switch(addr, &tokens, &control, durations, &mut ledger).await?;
+                control.resume().await?;
+                figures.extend(kill.figures(None));
+            }
         }
     }
     Ok(figures)
@@ -245,13 +312,15 @@ impl Ledger {
         let expected = i64::try_from(self.approved)? * AMOUNT_MICROS;
         if spent != expected {
             // A run across midnight (UTC) splits "today": say so rather than fail.
-            let midnight = chrono::Utc::now().time() < chrono::NaiveTime::from_hms_opt(0, 5, 0).unwrap_or_default();
+            let midnight = chrono::Utc::now().time()
+                < chrono::NaiveTime::from_hms_opt(0, 5, 0).unwrap_or_default();
             ensure!(
                 midnight,
                 "the store recorded {} USD spent today but agents were told of {} approvals of {AMOUNT} = {}",
                 Amount::from_micros(spent).map_or_else(|| spent.to_string(), |a| a.to_string()),
                 self.approved,
-                Amount::from_micros(expected).map_or_else(|| expected.to_string(), |a| a.to_string()),
+                Amount::from_micros(expected)
+                    .map_or_else(|| expected.to_string(), |a| a.to_string()),
             );
         }
         Ok(())
@@ -281,12 +350,26 @@ async fn throughput_series(
     durations: Durations,
     ledger: &mut Ledger,
 ) -> anyhow::Result<Vec<Throughput>> {
-    closed_loop(addr, tokens, &format!("{label}-warm"), durations.warm_up, ledger).await?;
+    closed_loop(
+        addr,
+        tokens,
+        &format!("{label}-warm"),
+        durations.warm_up,
+        ledger,
+    )
+    .await?;
     let mut runs = Vec::new();
     for agents in CONCURRENCY {
         let agents = agents.min(tokens.len());
         let name = format!("{label}-{agents}");
-        let run = closed_loop(addr, &tokens[..agents], &name, durations.closed_loop, ledger).await?;
+        let run = closed_loop(
+            addr,
+            &tokens[..agents],
+            &name,
+            durations.closed_loop,
+            ledger,
+        )
+        .await?;
         println!(
             "  closed loop {label:>8} {agents:>2} agents: {:>8.0} durable decisions/s (p50 {}, p99 {})",
             run.per_second(),
@@ -369,9 +452,15 @@ fn throughput_figures(
             figure = figure.goal("≥ 10,000/s", rate >= 10_000.0);
         }
         let p = run.latency.map_or_else(String::new, |p| {
-            format!("; closed-loop latency p50 {} p99 {}", human(p.p50), human(p.p99))
+            format!(
+                "; closed-loop latency p50 {} p99 {}",
+                human(p.p50),
+                human(p.p99)
+            )
         });
-        figures.push(figure.bound(format!("CPU (HTTP + decide + SQLite) and one fsync per batch on {fs}{p}")));
+        figures.push(figure.bound(format!(
+            "CPU (HTTP + decide + SQLite) and one fsync per batch on {fs}{p}"
+        )));
     }
     if let Some(ungrouped) = ungrouped {
         for run in ungrouped {
@@ -422,8 +511,14 @@ async fn open_loop_series(
 ) -> anyhow::Result<Vec<OpenLoop>> {
     let mut runs = Vec::new();
     for &rate in rates {
-        closed_loop(addr, &tokens[..tokens.len().min(8)], &format!("ol-warm-{rate}"), durations.warm_up / 2, ledger)
-            .await?;
+        closed_loop(
+            addr,
+            &tokens[..tokens.len().min(8)],
+            &format!("ol-warm-{rate}"),
+            durations.warm_up / 2,
+            ledger,
+        )
+        .await?;
         let run = open_loop(addr, tokens, rate, durations.open_loop, ledger).await?;
         if let Some(p) = run.latency {
             println!(
@@ -470,7 +565,10 @@ async fn open_loop(
                 let body = payment_body(&format!("ol-{rate}-{agent}-{}", job.index), AMOUNT);
                 let outcome = client.authorize(body).await?;
                 latencies.push(job.intended.elapsed().as_nanos() as u64);
-                ensure!(outcome == Outcome::Approved, "open-loop request not approved: {outcome:?}");
+                ensure!(
+                    outcome == Outcome::Approved,
+                    "open-loop request not approved: {outcome:?}"
+                );
             }
             Ok::<_, anyhow::Error>(latencies)
         }));
@@ -505,7 +603,10 @@ async fn open_loop(
     }
     let finished = Instant::now();
     let sent = latencies.len() as u64;
-    ensure!(sent == total, "open loop at {rate}/s answered {sent} of {total} requests");
+    ensure!(
+        sent == total,
+        "open loop at {rate}/s answered {sent} of {total} requests"
+    );
     ledger.approved += sent;
     Ok(OpenLoop {
         rate,
@@ -560,7 +661,10 @@ impl KillSwitch {
             Some(seconds) if seconds < 0.0 => Figure::info(
                 section,
                 "kill returned → first denial seen",
-                format!("before it returned (-{})", human(Duration::from_secs_f64(-seconds))),
+                format!(
+                    "before it returned (-{})",
+                    human(Duration::from_secs_f64(-seconds))
+                ),
             )
             .goal("< 10 ms", true),
             Some(seconds) => Figure::info(
@@ -569,8 +673,12 @@ impl KillSwitch {
                 human(Duration::from_secs_f64(seconds)),
             )
             .goal("< 10 ms", seconds < 0.010),
-            None => Figure::info(section, "kill returned → first denial seen", "no denial seen")
-                .goal("< 10 ms", false),
+            None => Figure::info(
+                section,
+                "kill returned → first denial seen",
+                "no denial seen",
+            )
+            .goal("< 10 ms", false),
         };
         figures.push(first.bound(format!(
             "one request's round trip (kill call itself took {}: one durable write)",
@@ -586,8 +694,12 @@ impl KillSwitch {
         );
         if let Some(audited) = audited {
             figures.push(
-                Figure::info(section, "approved decisions after the kill row in the audit trail", audited.to_string())
-                    .goal("0", audited == 0),
+                Figure::info(
+                    section,
+                    "approved decisions after the kill row in the audit trail",
+                    audited.to_string(),
+                )
+                .goal("0", audited == 0),
             );
         }
         figures.push(
@@ -669,7 +781,10 @@ async fn kill_switch(
             sent_after += 1;
             approved_after += u64::from(answer.outcome == Outcome::Approved);
             ensure!(
-                matches!(answer.outcome, Outcome::DeniedByKillSwitch | Outcome::Approved),
+                matches!(
+                    answer.outcome,
+                    Outcome::DeniedByKillSwitch | Outcome::Approved
+                ),
                 "a request sent after the kill switch returned was answered {:?}",
                 answer.outcome
             );
@@ -677,7 +792,10 @@ async fn kill_switch(
             in_flight_approved += 1;
         }
     }
-    ensure!(sent_after > 0, "no request was sent after the kill switch returned");
+    ensure!(
+        sent_after > 0,
+        "no request was sent after the kill switch returned"
+    );
     if approved_after > 0 {
         bail!("{approved_after} requests sent after the kill switch returned were approved");
     }
@@ -729,6 +847,9 @@ async fn approvals_after_kill_in_audit(daemon: &RunningDaemon) -> anyhow::Result
         }
         before = page.next_before_seq;
     }
-    ensure!(count == 0, "{count} approved decisions follow the kill in the audit trail");
+    ensure!(
+        count == 0,
+        "{count} approved decisions follow the kill in the audit trail"
+    );
     Ok(count)
 }

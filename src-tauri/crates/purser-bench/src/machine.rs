@@ -23,7 +23,10 @@ impl Machine {
             .lines()
             .find(|line| line.starts_with("model name"))
             .and_then(|line| line.split_once(':'))
-            .map_or_else(|| "unknown CPU".to_owned(), |(_, model)| model.trim().to_owned());
+            .map_or_else(
+                || "unknown CPU".to_owned(),
+                |(_, model)| model.trim().to_owned(),
+            );
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         let memory = std::fs::read_to_string("/proc/meminfo")
             .ok()
@@ -74,7 +77,12 @@ fn commit() -> String {
 pub fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .ok()
-        .map(|text| text.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .map(|text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .unwrap_or_else(|| "unknown".to_owned())
 }
 
@@ -90,7 +98,8 @@ pub fn filesystem_of(path: &Path) -> String {
         .filter_map(|line| {
             let mut fields = line.split_whitespace();
             let (_, mount, kind) = (fields.next()?, fields.next()?, fields.next()?);
-            path.starts_with(mount).then(|| (mount.len(), kind.to_owned()))
+            path.starts_with(mount)
+                .then(|| (mount.len(), kind.to_owned()))
         })
         .max_by_key(|(len, _)| *len)
         .map_or_else(|| "unknown".to_owned(), |(_, kind)| kind)

@@ -15,7 +15,10 @@ pub enum Mode {
 impl Mode {
     /// Full when the arguments hold `--bench` or `--full`.
     pub fn from_args<I: IntoIterator<Item = String>>(args: I) -> Mode {
-        if args.into_iter().any(|arg| arg == "--bench" || arg == "--full") {
+        if args
+            .into_iter()
+            .any(|arg| arg == "--bench" || arg == "--full")
+        {
             Mode::Full
         } else {
             Mode::Quick
@@ -47,7 +50,10 @@ mod tests {
     fn cargo_bench_selects_the_full_run() {
         let args = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
         assert_eq!(Mode::from_args(args(&["engines", "--bench"])), Mode::Full);
-        assert_eq!(Mode::from_args(args(&["purser-load", "--full"])), Mode::Full);
+        assert_eq!(
+            Mode::from_args(args(&["purser-load", "--full"])),
+            Mode::Full
+        );
         assert_eq!(Mode::from_args(args(&["engines"])), Mode::Quick);
     }
 }

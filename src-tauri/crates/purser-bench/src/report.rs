@@ -48,7 +48,11 @@ pub struct Figure {
 }
 
 impl Figure {
-    pub fn info(section: &'static str, name: impl Into<String>, value: impl Into<String>) -> Figure {
+    pub fn info(
+        section: &'static str,
+        name: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Figure {
         Figure {
             section,
             name: name.into(),
@@ -104,9 +108,21 @@ impl Report {
     /// The table for a terminal.
     pub fn to_text(&self) -> String {
         let widths = [
-            self.figures.iter().map(|f| f.section.len() + f.name.len() + 2).max().unwrap_or(0),
-            self.figures.iter().map(|f| f.value.chars().count()).max().unwrap_or(0),
-            self.figures.iter().map(|f| f.goal.chars().count()).max().unwrap_or(0),
+            self.figures
+                .iter()
+                .map(|f| f.section.len() + f.name.len() + 2)
+                .max()
+                .unwrap_or(0),
+            self.figures
+                .iter()
+                .map(|f| f.value.chars().count())
+                .max()
+                .unwrap_or(0),
+            self.figures
+                .iter()
+                .map(|f| f.goal.chars().count())
+                .max()
+                .unwrap_or(0),
         ];
         let mut out = String::new();
         let _ = writeln!(
@@ -147,10 +163,22 @@ impl Report {
         let _ = writeln!(out);
         let _ = writeln!(out, "| | |");
         let _ = writeln!(out, "|---|---|");
-        let _ = writeln!(out, "| machine | {} cores, {} ({}), Linux {} |", m.cores, m.cpu_model, m.memory, m.kernel);
+        let _ = writeln!(
+            out,
+            "| machine | {} cores, {} ({}), Linux {} |",
+            m.cores, m.cpu_model, m.memory, m.kernel
+        );
         let _ = writeln!(out, "| commit | `{}` |", m.commit);
-        let _ = writeln!(out, "| load average at start (1/5/15 min) | {} |", m.load_at_start);
-        let _ = writeln!(out, "| load average at end | {} |", crate::machine::load_average());
+        let _ = writeln!(
+            out,
+            "| load average at start (1/5/15 min) | {} |",
+            m.load_at_start
+        );
+        let _ = writeln!(
+            out,
+            "| load average at end | {} |",
+            crate::machine::load_average()
+        );
         let _ = writeln!(out, "| run | {} (`{}`) |", self.mode.name(), self.command);
         let _ = writeln!(out);
         let _ = writeln!(out, "| section | figure | value | goal | | bound by |");
@@ -205,7 +233,9 @@ fn splice(existing: &str, generated: &str) -> String {
     let end = existing.find(END_MARKER).map(|at| at + END_MARKER.len());
     match (begin, end) {
         (Some(begin), Some(end)) if begin < end => {
-            let rest = existing[end..].strip_prefix('\n').unwrap_or(&existing[end..]);
+            let rest = existing[end..]
+                .strip_prefix('\n')
+                .unwrap_or(&existing[end..]);
             format!("{}{generated}{rest}", &existing[..begin])
         }
         _ => format!("{existing}\n{generated}"),
@@ -224,7 +254,10 @@ mod tests {
     fn only_the_marked_block_is_replaced() {
         let old = format!("# B\nintro\n{BEGIN_MARKER}\nold\n{END_MARKER}\nanalysis\n");
         let new = format!("{BEGIN_MARKER}\nnew\n{END_MARKER}\n");
-        assert_eq!(splice(&old, &new), format!("# B\nintro\n{BEGIN_MARKER}\nnew\n{END_MARKER}\nanalysis\n"));
+        assert_eq!(
+            splice(&old, &new),
+            format!("# B\nintro\n{BEGIN_MARKER}\nnew\n{END_MARKER}\nanalysis\n")
+        );
         assert_eq!(splice("# B\n", &new), format!("# B\n\n{new}"));
     }
 }

@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{AgentName, Amount, Currency, Merchant, SessionId, Timestamp};
+use crate::{AgentName, Amount, Currency, Merchant, ProfileName, SessionId, Timestamp};
 
 /// Whose spending a budget window counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -75,4 +75,14 @@ pub trait LedgerView {
     /// The agent's standing grants that have not been revoked (expired ones may be
     /// included; the engine checks expiry against `now`).
     fn standing_grants(&self, agent: &AgentName) -> &[StandingGrant];
+    /// Whether the agent is revoked (a revoked agent is also frozen; this only changes
+    /// what the denial says).
+    fn agent_revoked(&self, _agent: &AgentName) -> bool {
+        false
+    }
+    /// The profile stored on the agent's record (`purser agent add --profile`), if any.
+    /// The policy's `[agents]` table takes precedence over it.
+    fn assigned_profile(&self, _agent: &AgentName) -> Option<&ProfileName> {
+        None
+    }
 }

@@ -9,6 +9,8 @@
 
 mod support;
 
+use std::collections::BTreeMap;
+
 use chrono::Duration;
 use chrono_tz::Tz;
 use purser_core::engine::decide;
@@ -185,6 +187,74 @@ fn an_agent_without_a_profile_is_denied() {
         &decide_now(&policy, &assigned, &VecLedger::default()),
         DecisionStatus::Approved,
         WithinPolicy,
+    );
+}
+
+#[test]
+fn the_policy_agents_entry_wins_over_the_stored_profile_which_wins_over_default() {
+    let mut policy = open_policy();
+    // `strict` allows only EUR; `default` allows only USD.
+    policy.profiles.insert(
+        profile_name("strict"),
+        Profile {
+            currencies: vec![currency("EUR")],
+            ..Profile::default()
+        },
+    );
+    let usd = payment("1.00");
+    let eur = purser_core::AuthorizationRequest {
+        currency: currency("EUR"),
+        ..payment("1.00")
+    };
+    // No stored profile, no [agents] entry: default.
+    let ledger = VecLedger::default();
+    assert_only(
+        &decide_now(&policy, &usd, &ledger),
+        DecisionStatus::Approved,
+        WithinPolicy,
+    );
+    // The stored profile beats default.
+    let ledger = VecLedger {
+        assigned: BTreeMap::from([(agent("bot"), profile_name("strict"))]),
+        ..VecLedger::default()
+    };
+    assert_only(
+        &decide_now(&policy, &eur, &ledger),
+        DecisionStatus::Approved,
+        WithinPolicy,
+    );
+    assert_only(
+        &decide_now(&policy, &usd, &ledger),
+        DecisionStatus::Denied,
+        CurrencyNotAllowed,
+    );
+    // The policy's [agents] entry beats the stored profile.
+    policy.agents.insert(agent("bot"), profile_name("default"));
+    assert_only(
+        &decide_now(&policy, &usd, &ledger),
+        DecisionStatus::Approved,
+        WithinPolicy,
+    );
+    assert_only(
+        &decide_now(&policy, &eur, &ledger),
+        DecisionStatus::Denied,
+        CurrencyNotAllowed,
+    );
+}
+
+#[test]
+fn a_stored_profile_the_policy_does_not_define_denies_and_says_so() {
+    let ledger = VecLedger {
+        assigned: BTreeMap::from([(agent("bot"), profile_name("gone"))]),
+        ..VecLedger::default()
+    };
+    let decision = decide_now(&open_policy(), &payment("1.00"), &ledger);
+    assert_only(&decision, DecisionStatus::Denied, CurrencyNotAllowed);
+    assert!(
+        message(&decision, CurrencyNotAllowed).contains(
+            "agent bot is assigned profile \"gone\", which the running policy does not define"
+        ),
+        "{decision:#?}"
     );
 }
 

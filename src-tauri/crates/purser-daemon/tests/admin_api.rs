@@ -110,6 +110,61 @@ async fn denying_a_pending_request_answers_the_waiting_agent() {
 }
 
 #[tokio::test]
+async fn revoking_an_agent_cancels_its_pending_request_and_wakes_it() {
+    let mut live = Live::start().await;
+    let token = live.add_agent("bot").await;
+    let mut events = live.events().await;
+    let addr = live.daemon().agent_addr();
+    let waiting = tokio::spawn(async move {
+        agent_call(
+            addr,
+            &token,
+            "POST",
+            "/v1/authorizations?wait=60",
+            Some(payment("big", "40.00")),
+        )
+        .await
+    });
+    let pending = live.wait_for_pending(1).await;
+    let id = pending[0]["id"].as_str().unwrap().to_owned();
+
+    let revoked_at = Instant::now();
+    let revoked = live.admin("POST", "/admin/agents/bot/revoke", None).await;
+    assert_eq!(revoked.status, 200, "{revoked:?}");
+    let reply = tokio::time::timeout(Duration::from_secs(2), waiting)
+        .await
+        .expect("the long-poll answered right after the revocation")
+        .unwrap();
+    assert!(
+        revoked_at.elapsed() < Duration::from_millis(1500),
+        "woken, not polled"
+    );
+    assert_eq!(reply.json["id"], id.as_str());
+    assert_eq!(reply.json["status"], "cancelled", "{reply:?}");
+    assert_eq!(reply.json["decided_by"], "principal");
+    assert_eq!(reply.json["reason"]["code"], "denied_by_principal");
+    assert_eq!(
+        reply.json["reason"]["message"],
+        "agent bot was revoked by the principal"
+    );
+    let decided = events
+        .next_of("approval_decided", Duration::from_secs(2))
+        .await;
+    assert_eq!(decided["id"], id.as_str());
+    assert_eq!(decided["status"], "cancelled");
+    assert!(
+        live.admin("GET", "/admin/approvals", None)
+            .await
+            .json
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "no longer waiting for the principal"
+    );
+    live.stop().await;
+}
+
+#[tokio::test]
 async fn an_unanswered_approval_expires_on_time_and_wakes_the_agent() {
     let mut live = Live::with_policy(&policy("1s")).await;
     let token = live.add_agent("bot").await;

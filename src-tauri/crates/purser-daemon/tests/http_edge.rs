@@ -786,7 +786,11 @@ async fn brute_force_is_rate_limited_per_peer() {
         "a valid token is served even from a limited address (agents share 127.0.0.1)"
     );
     let still_limited = harness.send(guess(attacker, &wrong)).await;
-    assert_eq!(still_limited.status, StatusCode::TOO_MANY_REQUESTS, "bad tokens stay limited");
+    assert_eq!(
+        still_limited.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "bad tokens stay limited"
+    );
 
     let bystander = harness.send(guess("127.0.0.2:40000", &wrong)).await;
     assert_eq!(
@@ -797,7 +801,11 @@ async fn brute_force_is_rate_limited_per_peer() {
 
     tokio::time::advance(Duration::from_secs(retry_after)).await;
     let later = harness.send(guess(attacker, &wrong)).await;
-    assert_eq!(later.status, StatusCode::UNAUTHORIZED, "the limit lifts with time");
+    assert_eq!(
+        later.status,
+        StatusCode::UNAUTHORIZED,
+        "the limit lifts with time"
+    );
 }
 
 // ---------------------------------------------------------------- routing

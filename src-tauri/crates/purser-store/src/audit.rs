@@ -208,16 +208,18 @@ pub(crate) async fn page(
     if let Some(before) = before_seq {
         query.push(" AND seq < ").push_bind(before);
     }
+    // One row more than the page holds: it tells whether older rows exist.
     query
         .push(" ORDER BY seq DESC LIMIT ")
-        .push_bind(i64::from(limit));
-    let rows = query.build().fetch_all(pool).await?;
+        .push_bind(i64::from(limit) + 1);
+    let mut rows = query.build().fetch_all(pool).await?;
+    let more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
     let entries = rows
         .iter()
         .map(entry_from_row)
         .collect::<Result<Vec<_>, _>>()?;
-    let full = entries.len() == usize::try_from(limit).unwrap_or(usize::MAX);
-    let next_before_seq = if full {
+    let next_before_seq = if more {
         entries.last().map(|e| e.seq)
     } else {
         None

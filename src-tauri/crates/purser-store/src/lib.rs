@@ -36,9 +36,9 @@ pub use clock::SystemClock;
 pub use error::StoreError;
 pub use options::StoreOptions;
 pub use records::{
-    AgentCounts, AgentRecord, AgentStatus, AuditEntry, AuditFilter, AuditKind, AuditPage,
-    AuditVerification, Authorization, BrokenLink, CurrencyTotals, DecidedBy, ExportFormat,
-    GrantChoice, KillSwitchState, PolicyVersion, StoreStatus, UsageTotals,
+    AgentCounts, AgentRecord, AgentStatus, AgentStatusChange, AuditEntry, AuditFilter, AuditKind,
+    AuditPage, AuditVerification, Authorization, BrokenLink, CurrencyTotals, DecidedBy,
+    ExportFormat, GrantChoice, KillSwitchState, PolicyVersion, StoreStatus, UsageTotals,
 };
 pub use sqlite::{BOOTSTRAP_PRINCIPAL, SqliteStore};
 pub use store_trait::Store;

@@ -176,6 +176,14 @@ pub struct AgentRecord {
     pub created_at: Timestamp,
 }
 
+/// What freezing, unfreezing or revoking an agent did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentStatusChange {
+    pub agent: AgentRecord,
+    /// The agent's pending requests, cancelled by the freeze or revocation.
+    pub cancelled: Vec<Authorization>,
+}
+
 /// One applied policy version (its text through `policy_text`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PolicyVersion {

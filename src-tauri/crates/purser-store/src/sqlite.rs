@@ -27,9 +27,9 @@ use crate::checkpoint;
 use crate::commands::{Command, Reply};
 use crate::options::StoreOptions;
 use crate::records::{
-    AgentRecord, AgentStatus, AuditFilter, AuditKind, AuditPage, AuditVerification, Authorization,
-    CurrencyTotals, ExportFormat, GrantChoice, KillSwitchState, PolicyVersion, StoreStatus,
-    UsageTotals,
+    AgentRecord, AgentStatus, AgentStatusChange, AuditFilter, AuditKind, AuditPage,
+    AuditVerification, Authorization, CurrencyTotals, ExportFormat, GrantChoice, KillSwitchState,
+    PolicyVersion, StoreStatus, UsageTotals,
 };
 use crate::rows::{
     AGENT_COLUMNS, AUTHORIZATION_COLUMNS, agent_from_row, authorization_from_row, from_micros,
@@ -362,7 +362,7 @@ impl Store for SqliteStore {
         &self,
         name: &AgentName,
         status: AgentStatus,
-    ) -> Result<AgentRecord, StoreError> {
+    ) -> Result<AgentStatusChange, StoreError> {
         let name = name.clone();
         self.send(|reply| Command::SetAgentStatus {
             name,

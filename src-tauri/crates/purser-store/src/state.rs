@@ -14,8 +14,8 @@ use std::sync::Arc;
 
 use purser_core::policy::parse::parse_policy;
 use purser_core::{
-    AgentName, Amount, BudgetScope, Committed, Currency, GrantScope, LedgerView, Policy, SessionId,
-    StandingGrant, Timestamp,
+    AgentName, Amount, BudgetScope, Committed, Currency, GrantScope, LedgerView, Policy,
+    ProfileName, SessionId, StandingGrant, Timestamp,
 };
 use sqlx::{Row, SqliteConnection};
 
@@ -33,9 +33,17 @@ pub(crate) struct Governance {
     pub policy: Arc<Policy>,
     pub policy_version: u32,
     pub kill_switch: KillSwitchState,
-    pub agents: HashMap<AgentName, AgentStatus>,
+    pub agents: HashMap<AgentName, AgentEntry>,
     pub grants: HashMap<AgentName, Vec<StandingGrant>>,
     pub audit_head: AuditHead,
+}
+
+/// What the writer keeps of an agent record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct AgentEntry {
+    pub status: AgentStatus,
+    /// The profile stored on the record; the policy's `[agents]` table wins over it.
+    pub profile: Option<ProfileName>,
 }
 
 /// What readers outside the writer may see: replaced after every commit.
@@ -104,15 +112,19 @@ impl State {
         let (policy_version, policy) = load_policy(conn).await?;
         let kill_switch = load_kill_switch(conn).await?;
         let mut agents = HashMap::new();
-        for row in sqlx::query("SELECT name, status FROM agents")
+        for row in sqlx::query("SELECT name, status, profile FROM agents")
             .fetch_all(&mut *conn)
             .await?
         {
             let name: String = row.try_get(0)?;
             let status: String = row.try_get(1)?;
+            let profile: Option<String> = row.try_get(2)?;
             agents.insert(
                 parse_column::<AgentName>(&name)?,
-                status.parse().map_err(StoreError::Corrupt)?,
+                AgentEntry {
+                    status: status.parse().map_err(StoreError::Corrupt)?,
+                    profile: profile.as_deref().map(parse_column).transpose()?,
+                },
             );
         }
         let grants = load_grants(conn, now_micros).await?;
@@ -247,7 +259,15 @@ impl LedgerView for View<'_> {
 
     fn agent_frozen(&self, agent: &AgentName) -> bool {
         // Unknown agents count as frozen: fail closed.
-        self.scratch.gov.agents.get(agent) != Some(&AgentStatus::Active)
+        self.scratch.gov.agents.get(agent).map(|entry| entry.status) != Some(AgentStatus::Active)
+    }
+
+    fn agent_revoked(&self, agent: &AgentName) -> bool {
+        self.scratch.gov.agents.get(agent).map(|entry| entry.status) == Some(AgentStatus::Revoked)
+    }
+
+    fn assigned_profile(&self, agent: &AgentName) -> Option<&ProfileName> {
+        self.scratch.gov.agents.get(agent)?.profile.as_ref()
     }
 
     fn committed(

@@ -16,9 +16,9 @@ use purser_core::{
 
 use crate::StoreError;
 use crate::records::{
-    AgentRecord, AgentStatus, AuditFilter, AuditPage, AuditVerification, Authorization,
-    CurrencyTotals, ExportFormat, GrantChoice, KillSwitchState, PolicyVersion, StoreStatus,
-    UsageTotals,
+    AgentRecord, AgentStatus, AgentStatusChange, AuditFilter, AuditPage, AuditVerification,
+    Authorization, CurrencyTotals, ExportFormat, GrantChoice, KillSwitchState, PolicyVersion,
+    StoreStatus, UsageTotals,
 };
 
 pub trait Store: Send + Sync {
@@ -121,12 +121,13 @@ pub trait Store: Send + Sync {
 
     fn list_agents(&self) -> impl Future<Output = Result<Vec<AgentRecord>, StoreError>> + Send;
 
-    /// Freeze, unfreeze or revoke (revocation is final).
+    /// Freeze, unfreeze or revoke (revocation is final). Freezing or revoking cancels the
+    /// agent's pending requests in the same transaction; they are returned.
     fn set_agent_status(
         &self,
         name: &AgentName,
         status: AgentStatus,
-    ) -> impl Future<Output = Result<AgentRecord, StoreError>> + Send;
+    ) -> impl Future<Output = Result<AgentStatusChange, StoreError>> + Send;
 
     fn set_agent_profile(
         &self,

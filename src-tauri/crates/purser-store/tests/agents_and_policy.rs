@@ -5,7 +5,10 @@ mod common;
 
 use common::*;
 use purser_core::{AuthorizationStatus, Policy, ReasonCode};
-use purser_store::{AgentStatus, AuditFilter, AuditKind, BOOTSTRAP_PRINCIPAL, Store, StoreError};
+use purser_store::{
+    AgentStatus, AuditFilter, AuditKind, BOOTSTRAP_PRINCIPAL, DecidedBy, SqliteStore, Store,
+    StoreError,
+};
 
 #[tokio::test]
 async fn an_empty_database_starts_with_deny_all() {
@@ -226,5 +229,208 @@ async fn a_stricter_velocity_policy_counts_history_from_before_it() {
             .unwrap()
             .status,
         AuthorizationStatus::Approved
+    );
+}
+
+/// `default` asks above 100.00, `strict` above 10.00; `extra` is appended verbatim.
+fn two_profile_policy(extra: &str) -> String {
+    format!(
+        r#"{}
+[profiles.strict]
+currencies = ["USD"]
+approve_above = {{ USD = "10.00" }}
+{extra}"#,
+        policy("1000.00", "100.00")
+    )
+}
+
+async fn add_with_profile(store: &impl Store, name: &str, profile: Option<&str>) {
+    store
+        .add_agent(
+            agent(name),
+            profile.map(|p| p.parse().unwrap()),
+            token(name),
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_stored_profile_decides_unless_the_policy_assigns_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(start());
+    let store = open(dir.path(), &clock).await;
+    apply(&store, &two_profile_policy("")).await;
+    add_with_profile(&store, "careful", Some("strict")).await;
+    add_with_profile(&store, "plain", None).await;
+    add_with_profile(&store, "pinned", Some("strict")).await;
+    add_with_profile(&store, "orphan", Some("gone")).await;
+
+    let status = |store: &SqliteStore, name: &'static str, id: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .authorize(payment(name, id, "20.00", "USD"))
+                .await
+                .unwrap()
+        }
+    };
+    // Stored `strict` (no [agents] entry): 20.00 is above its 10.00 threshold.
+    assert_eq!(
+        status(&store, "careful", "c1").await.status,
+        AuthorizationStatus::Pending
+    );
+    // No stored profile: `default`.
+    assert_eq!(
+        status(&store, "plain", "p1").await.status,
+        AuthorizationStatus::Approved
+    );
+    // A stored profile the policy does not define: no profile, denied, and said so.
+    let orphan = status(&store, "orphan", "o1").await;
+    assert_eq!(orphan.status, AuthorizationStatus::Denied);
+    assert_eq!(orphan.reasons[0].code, ReasonCode::CurrencyNotAllowed);
+    assert!(
+        orphan.reasons[0]
+            .message
+            .contains("assigned profile \"gone\", which the running policy does not define"),
+        "{orphan:?}"
+    );
+
+    // The policy's [agents] entry overrides the stored profile.
+    apply(
+        &store,
+        &two_profile_policy("[agents]\npinned = \"default\"\n"),
+    )
+    .await;
+    assert_eq!(
+        status(&store, "pinned", "x1").await.status,
+        AuthorizationStatus::Approved
+    );
+
+    // Changing the stored profile takes effect at once...
+    store
+        .set_agent_profile(&agent("plain"), Some("strict".parse().unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(
+        status(&store, "plain", "p2").await.status,
+        AuthorizationStatus::Pending
+    );
+    store
+        .set_agent_profile(&agent("careful"), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        status(&store, "careful", "c2").await.status,
+        AuthorizationStatus::Approved
+    );
+
+    // ...and is loaded again at open.
+    drop(store);
+    let store = open(dir.path(), &clock).await;
+    assert_eq!(
+        status(&store, "plain", "p3").await.status,
+        AuthorizationStatus::Pending
+    );
+    assert_eq!(
+        status(&store, "careful", "c3").await.status,
+        AuthorizationStatus::Approved
+    );
+}
+
+#[tokio::test]
+async fn freezing_or_revoking_cancels_the_agents_pending_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(start());
+    let store = open(dir.path(), &clock).await;
+    apply(&store, &policy("1000.00", "10.00")).await;
+    add_agent(&store, "bot").await;
+    add_agent(&store, "other").await;
+    let first = store
+        .authorize(payment("bot", "b1", "20.00", "USD"))
+        .await
+        .unwrap();
+    let second = store
+        .authorize(payment("bot", "b2", "30.00", "USD"))
+        .await
+        .unwrap();
+    let others = store
+        .authorize(payment("other", "o1", "20.00", "USD"))
+        .await
+        .unwrap();
+    for pending in [&first, &second, &others] {
+        assert_eq!(pending.status, AuthorizationStatus::Pending);
+    }
+
+    let change = store
+        .set_agent_status(&agent("bot"), AgentStatus::Revoked)
+        .await
+        .unwrap();
+    assert_eq!(change.agent.status, AgentStatus::Revoked);
+    let ids: Vec<&str> = change.cancelled.iter().map(|a| a.id.as_str()).collect();
+    assert_eq!(ids, [first.id.as_str(), second.id.as_str()]);
+    for cancelled in &change.cancelled {
+        assert_eq!(cancelled.status, AuthorizationStatus::Cancelled);
+        assert_eq!(cancelled.decided_by, Some(DecidedBy::Principal));
+        assert_eq!(cancelled.reasons[0].code, ReasonCode::DeniedByPrincipal);
+        assert_eq!(
+            cancelled.reasons[0].message,
+            "agent bot was revoked by the principal"
+        );
+        let stored = store
+            .get_authorization(&agent("bot"), &cancelled.id)
+            .await
+            .unwrap();
+        assert_eq!(stored.as_ref(), Some(cancelled));
+    }
+    let waiting: Vec<String> = store
+        .pending_approvals()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
+    assert_eq!(waiting, vec![others.id]);
+    let cancels = AuditFilter {
+        kind: Some(AuditKind::Cancel),
+        agent: Some(agent("bot")),
+        ..AuditFilter::default()
+    };
+    assert_eq!(
+        store
+            .audit_page(&cancels, None, 10)
+            .await
+            .unwrap()
+            .entries
+            .len(),
+        2
+    );
+
+    // Freezing does the same, with its own words; unfreezing cancels nothing.
+    let frozen = store
+        .set_agent_status(&agent("other"), AgentStatus::Frozen)
+        .await
+        .unwrap();
+    assert_eq!(frozen.cancelled.len(), 1);
+    assert_eq!(
+        frozen.cancelled[0].reasons[0].message,
+        "agent other was frozen by the principal"
+    );
+    let thawed = store
+        .set_agent_status(&agent("other"), AgentStatus::Active)
+        .await
+        .unwrap();
+    assert!(thawed.cancelled.is_empty());
+    assert!(store.pending_approvals().await.unwrap().is_empty());
+
+    // A revoked agent's new request says revoked, not frozen.
+    let refused = store
+        .authorize(payment("bot", "b3", "1.00", "USD"))
+        .await
+        .unwrap();
+    assert_eq!(refused.reasons[0].code, ReasonCode::AgentFrozen);
+    assert!(
+        refused.reasons[0].message.contains("is revoked"),
+        "{refused:?}"
     );
 }

@@ -286,3 +286,35 @@ async fn tampering_is_found_exactly_across_chunks_and_with_separators_in_values(
         Some(1)
     );
 }
+
+#[tokio::test]
+async fn a_page_that_ends_the_trail_names_no_older_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(start());
+    let store = open(dir.path(), &clock).await;
+    apply(&store, &policy("100.00", "25.00")).await;
+    add_agent(&store, "bot").await;
+    for i in 0..5 {
+        store
+            .authorize(payment("bot", &format!("r{i}"), "1.00", "USD"))
+            .await
+            .unwrap();
+    }
+    let requests = AuditFilter {
+        kind: Some(AuditKind::Request),
+        agent: Some(agent("bot")),
+        ..AuditFilter::default()
+    };
+    let exact = store.audit_page(&requests, None, 5).await.unwrap();
+    assert_eq!(exact.entries.len(), 5);
+    assert_eq!(exact.next_before_seq, None, "no older entry exists");
+    let short = store.audit_page(&requests, None, 4).await.unwrap();
+    assert_eq!(short.entries.len(), 4);
+    assert_eq!(short.next_before_seq, Some(short.entries[3].seq));
+    let rest = store
+        .audit_page(&requests, short.next_before_seq, 4)
+        .await
+        .unwrap();
+    assert_eq!(rest.entries.len(), 1);
+    assert_eq!(rest.next_before_seq, None);
+}

@@ -20,7 +20,11 @@ async fn main() -> anyhow::Result<()> {
     let value = |flag: &str| -> anyhow::Result<Option<String>> {
         args.iter()
             .position(|arg| arg == flag)
-            .map(|at| args.get(at + 1).cloned().with_context(|| format!("{flag} needs a value")))
+            .map(|at| {
+                args.get(at + 1)
+                    .cloned()
+                    .with_context(|| format!("{flag} needs a value"))
+            })
             .transpose()
     };
     let write = value("--write")?.map(PathBuf::from);
@@ -32,12 +36,17 @@ async fn main() -> anyhow::Result<()> {
     }
     let mut report = Report::new(
         mode,
-        std::env::var("PURSER_BENCH_COMMAND").unwrap_or_else(|_| format!("purser-bench {}", args.join(" "))),
+        std::env::var("PURSER_BENCH_COMMAND")
+            .unwrap_or_else(|_| format!("purser-bench {}", args.join(" "))),
     );
     if mode == Mode::Quick {
         report.note("quick run: small counts (and a debug build under cargo test): the figures prove the benchmark works, nothing more");
     }
-    println!("purser-bench: {} run ({only}), load average {}", mode.name(), report.machine.load_at_start);
+    println!(
+        "purser-bench: {} run ({only}), load average {}",
+        mode.name(),
+        report.machine.load_at_start
+    );
     if only.contains("engines") {
         println!("== decision engine: Purser vs Cedar vs Rego");
         report.extend(tokio::task::spawn_blocking(move || engines::run(mode)).await??);

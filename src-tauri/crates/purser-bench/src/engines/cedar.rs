@@ -53,7 +53,10 @@ pub fn policies(spec: &Spec) -> Vec<(String, String)> {
     let mut out = vec![
         (
             "deny:currency_not_allowed".to_owned(),
-            format!("forbid{all} unless {{ [{}].contains(context.currency) }};", strings(&currencies)),
+            format!(
+                "forbid{all} unless {{ [{}].contains(context.currency) }};",
+                strings(&currencies)
+            ),
         ),
         (
             "deny:rail_not_allowed".to_owned(),
@@ -135,7 +138,10 @@ impl CedarEngine {
         for case in cases {
             let request = &case.request;
             let mut pairs = vec![
-                ("amount".to_owned(), RestrictedExpression::new_long(case.amount)),
+                (
+                    "amount".to_owned(),
+                    RestrictedExpression::new_long(case.amount),
+                ),
                 (
                     "currency".to_owned(),
                     RestrictedExpression::new_string(request.currency.to_string()),
@@ -144,10 +150,22 @@ impl CedarEngine {
                     "merchant".to_owned(),
                     RestrictedExpression::new_string(request.merchant.to_string()),
                 ),
-                ("weekday".to_owned(), RestrictedExpression::new_long(i64::from(case.weekday))),
-                ("minute".to_owned(), RestrictedExpression::new_long(i64::from(case.minute))),
-                ("spent_day".to_owned(), RestrictedExpression::new_long(case.spent_day)),
-                ("spent_month".to_owned(), RestrictedExpression::new_long(case.spent_month)),
+                (
+                    "weekday".to_owned(),
+                    RestrictedExpression::new_long(i64::from(case.weekday)),
+                ),
+                (
+                    "minute".to_owned(),
+                    RestrictedExpression::new_long(i64::from(case.minute)),
+                ),
+                (
+                    "spent_day".to_owned(),
+                    RestrictedExpression::new_long(case.spent_day),
+                ),
+                (
+                    "spent_month".to_owned(),
+                    RestrictedExpression::new_long(case.spent_month),
+                ),
             ];
             if let Some(category) = &request.category {
                 pairs.push((
@@ -156,7 +174,10 @@ impl CedarEngine {
                 ));
             }
             if let Some(rail) = &request.rail {
-                pairs.push(("rail".to_owned(), RestrictedExpression::new_string(rail.to_string())));
+                pairs.push((
+                    "rail".to_owned(),
+                    RestrictedExpression::new_string(rail.to_string()),
+                ));
             }
             let context = Context::from_pairs(pairs)?;
             requests.push(Request::new(
@@ -181,7 +202,9 @@ impl CedarEngine {
         let Some(request) = self.requests.get(index) else {
             return Status::Denied;
         };
-        let response = self.authorizer.is_authorized(request, &self.policies, &self.entities);
+        let response = self
+            .authorizer
+            .is_authorized(request, &self.policies, &self.entities);
         match response.decision() {
             Decision::Allow => Status::Approved,
             Decision::Deny => {
@@ -209,7 +232,9 @@ impl CedarEngine {
             .requests
             .get(index)
             .ok_or_else(|| anyhow::anyhow!("no case {index}"))?;
-        let response = self.authorizer.is_authorized(request, &self.policies, &self.entities);
+        let response = self
+            .authorizer
+            .is_authorized(request, &self.policies, &self.entities);
         if let Some(error) = response.diagnostics().errors().next() {
             anyhow::bail!("Cedar evaluation error on case {index}: {error}");
         }

@@ -158,7 +158,10 @@ fn agree(
     let mut tally = [0; 3];
     for (index, case) in cases.iter().enumerate() {
         let ours = purser.explain(cases, index);
-        let theirs = [("Cedar", cedar.explain(index)?), ("Rego", rego.explain(index)?)];
+        let theirs = [
+            ("Cedar", cedar.explain(index)?),
+            ("Rego", rego.explain(index)?),
+        ];
         for (name, other) in &theirs {
             if *other != ours {
                 bail!(
@@ -173,9 +176,16 @@ fn agree(
             }
         }
         // The fast paths must say what the explained ones say.
-        let fast = [purser.status(cases, index), cedar.status(index), rego.status(index)];
+        let fast = [
+            purser.status(cases, index),
+            cedar.status(index),
+            rego.status(index),
+        ];
         if fast.iter().any(|status| *status != ours.status) {
-            bail!("request {index}: the timed calls answered {fast:?}, the explained ones {:?}", ours.status);
+            bail!(
+                "request {index}: the timed calls answered {fast:?}, the explained ones {:?}",
+                ours.status
+            );
         }
         tally[ours.status as usize] += 1;
     }
@@ -214,7 +224,11 @@ fn figures(
             Figure::info(
                 section,
                 format!("{} p50 / p99", engine.name),
-                format!("{} / {}", human(engine.latency.p50), human(engine.latency.p99)),
+                format!(
+                    "{} / {}",
+                    human(engine.latency.p50),
+                    human(engine.latency.p99)
+                ),
             )
             .bound(format!(
                 "CPU, one core; {} timed calls, each including the timer ({} p50)",
@@ -224,7 +238,8 @@ fn figures(
         );
     }
     let [ours, cedar, rego] = times;
-    let ratio = |theirs: Duration, ours: Duration| theirs.as_secs_f64() / ours.as_secs_f64().max(1e-12);
+    let ratio =
+        |theirs: Duration, ours: Duration| theirs.as_secs_f64() / ours.as_secs_f64().max(1e-12);
     let cedar_p50 = ratio(cedar.latency.p50, ours.latency.p50);
     let cedar_p99 = ratio(cedar.latency.p99, ours.latency.p99);
     figures.push(

@@ -60,8 +60,9 @@ pub struct PurserEngine {
 impl PurserEngine {
     pub fn new(spec: &Spec, cases: &[Case]) -> anyhow::Result<PurserEngine> {
         let text = spec.to_purser_toml();
-        let policy = parse_policy("engines.toml", &text)
-            .map_err(|errors| anyhow::anyhow!("the benchmark policy does not parse:\n{errors}\n{text}"))?;
+        let policy = parse_policy("engines.toml", &text).map_err(|errors| {
+            anyhow::anyhow!("the benchmark policy does not parse:\n{errors}\n{text}")
+        })?;
         let spent = |micros: i64| Committed {
             spent: Amount::from_micros(micros).unwrap_or(Amount::ZERO),
             held: Amount::ZERO,

@@ -175,20 +175,22 @@ impl RegoEngine {
                 })
                 .unwrap_or_default()
         };
-        Ok(match json.get("decision").and_then(serde_json::Value::as_str) {
-            Some("approved") => Explained {
-                status: Status::Approved,
-                codes: Default::default(),
+        Ok(
+            match json.get("decision").and_then(serde_json::Value::as_str) {
+                Some("approved") => Explained {
+                    status: Status::Approved,
+                    codes: Default::default(),
+                },
+                Some("pending") => Explained {
+                    status: Status::Pending,
+                    codes: codes("ask"),
+                },
+                Some("denied") => Explained {
+                    status: Status::Denied,
+                    codes: codes("deny"),
+                },
+                other => anyhow::bail!("Rego decided {other:?} on case {index}: {json}"),
             },
-            Some("pending") => Explained {
-                status: Status::Pending,
-                codes: codes("ask"),
-            },
-            Some("denied") => Explained {
-                status: Status::Denied,
-                codes: codes("deny"),
-            },
-            other => anyhow::bail!("Rego decided {other:?} on case {index}: {json}"),
-        })
+        )
     }
 }

@@ -86,7 +86,14 @@ impl Spec {
                 rules("USDC", 1_000, 200, 2_000, 50_000),
             ],
             categories: [
-                "software", "cloud", "data", "travel", "office", "research", "marketing", "hardware",
+                "software",
+                "cloud",
+                "data",
+                "travel",
+                "office",
+                "research",
+                "marketing",
+                "hardware",
             ]
             .map(str::to_owned)
             .to_vec(),
@@ -374,7 +381,10 @@ fn merchant(spec: &Spec, rng: &mut Rng) -> String {
     };
     // A pattern filled with empty labels can leave a merchant that is all punctuation;
     // keep it valid and readable.
-    if text.trim_matches(|c: char| !c.is_ascii_alphanumeric()).is_empty() {
+    if text
+        .trim_matches(|c: char| !c.is_ascii_alphanumeric())
+        .is_empty()
+    {
         "empty.example".to_owned()
     } else {
         text

@@ -15,14 +15,19 @@ use crate::decision::ReasonCode;
 pub(super) fn check_currency(subject: &Subject<'_>, verdict: &mut Verdict) {
     let request = subject.request;
     let Some((profile_name, profile)) = subject.profile else {
-        verdict.deny(
-            ReasonCode::CurrencyNotAllowed,
-            format!(
+        let message = match subject.assigned {
+            Some(assigned) if !subject.policy.agents.contains_key(&request.agent) => format!(
+                "agent {} is assigned profile \"{assigned}\", which the running policy does \
+                 not define, so it may not spend any currency",
+                request.agent
+            ),
+            _ => format!(
                 "agent {} has no profile: the policy assigns it none and has no \"default\" \
                  profile, so it may not spend any currency",
                 request.agent
             ),
-        );
+        };
+        verdict.deny(ReasonCode::CurrencyNotAllowed, message);
         return;
     };
     if profile.currencies.contains(&request.currency) {

@@ -60,30 +60,33 @@ pub fn budget_lines<L: LedgerView + ?Sized>(
     now: Timestamp,
 ) -> Vec<BudgetLine> {
     let mut clock = LocalClock::new(now, policy.timezone);
-    limits::applicable(policy, policy.profile_for(agent))
-        .map(|(owner, limit)| {
-            let scope = limits::scope_for(owner, limit.window, agent, session);
-            let window_start = clock.since(limit.window);
-            let (spent, held) = if limit.window == Window::Transaction {
-                (Amount::ZERO, Amount::ZERO)
-            } else {
-                let committed = ledger.committed(scope, &limit.currency, window_start);
-                (committed.spent, committed.held)
-            };
-            let committed = spent.checked_add(held).unwrap_or(Amount::MAX);
-            BudgetLine {
-                scope: line_scope(owner, scope),
-                currency: limit.currency.clone(),
-                window: limit.window,
-                limit: limit.max,
-                on_exceed: limit.on_exceed,
-                spent,
-                held,
-                remaining: limit.max.saturating_sub(committed),
-                window_start,
-            }
-        })
-        .collect()
+    limits::applicable(
+        policy,
+        policy.profile_for(agent, ledger.assigned_profile(agent)),
+    )
+    .map(|(owner, limit)| {
+        let scope = limits::scope_for(owner, limit.window, agent, session);
+        let window_start = clock.since(limit.window);
+        let (spent, held) = if limit.window == Window::Transaction {
+            (Amount::ZERO, Amount::ZERO)
+        } else {
+            let committed = ledger.committed(scope, &limit.currency, window_start);
+            (committed.spent, committed.held)
+        };
+        let committed = spent.checked_add(held).unwrap_or(Amount::MAX);
+        BudgetLine {
+            scope: line_scope(owner, scope),
+            currency: limit.currency.clone(),
+            window: limit.window,
+            limit: limit.max,
+            on_exceed: limit.on_exceed,
+            spent,
+            held,
+            remaining: limit.max.saturating_sub(committed),
+            window_start,
+        }
+    })
+    .collect()
 }
 
 fn line_scope(owner: Owner<'_>, scope: BudgetScope<'_>) -> BudgetLineScope {

@@ -55,7 +55,7 @@ pub fn decide<L: LedgerView + ?Sized>(
     ledger: &L,
     now: Timestamp,
 ) -> Decision {
-    let subject = Subject::new(policy, request, Pass::NewRequest);
+    let subject = Subject::new(policy, request, ledger, Pass::NewRequest);
     let mut verdict = Verdict::default();
     evaluate(&subject, ledger, now, now, &mut verdict);
 
@@ -89,7 +89,7 @@ pub fn decide_on_approval<L: LedgerView + ?Sized>(
     ledger: &L,
     now: Timestamp,
 ) -> Decision {
-    let subject = Subject::new(policy, request, Pass::PrincipalApproval);
+    let subject = Subject::new(policy, request, ledger, Pass::PrincipalApproval);
     let mut verdict = Verdict::default();
     evaluate(&subject, ledger, requested_at, now, &mut verdict);
 
@@ -165,7 +165,14 @@ fn check_agent_frozen<L: LedgerView + ?Sized>(
     verdict: &mut Verdict,
 ) {
     let agent = &subject.request.agent;
-    if ledger.agent_frozen(agent) {
+    if ledger.agent_revoked(agent) {
+        verdict.deny(
+            ReasonCode::AgentFrozen,
+            format!(
+                "agent {agent} is revoked, which is final: it may not spend; the principal can add a new agent"
+            ),
+        );
+    } else if ledger.agent_frozen(agent) {
         verdict.deny(
             ReasonCode::AgentFrozen,
             format!(
@@ -190,17 +197,27 @@ enum Pass {
 struct Subject<'a> {
     policy: &'a Policy,
     request: &'a AuthorizationRequest,
-    /// `None`: the agent has no profile (not assigned one and no `default`).
+    /// `None`: the agent has no profile (not assigned one and no `default`, or assigned
+    /// one the policy does not define).
     profile: Option<(&'a ProfileName, &'a Profile)>,
+    /// The profile stored on the agent's record (the policy's `[agents]` entry wins).
+    assigned: Option<&'a ProfileName>,
     pass: Pass,
 }
 
 impl<'a> Subject<'a> {
-    fn new(policy: &'a Policy, request: &'a AuthorizationRequest, pass: Pass) -> Subject<'a> {
+    fn new<L: LedgerView + ?Sized>(
+        policy: &'a Policy,
+        request: &'a AuthorizationRequest,
+        ledger: &'a L,
+        pass: Pass,
+    ) -> Subject<'a> {
+        let assigned = ledger.assigned_profile(&request.agent);
         Subject {
             policy,
             request,
-            profile: policy.profile_for(&request.agent),
+            profile: policy.profile_for(&request.agent, assigned),
+            assigned,
             pass,
         }
     }

@@ -130,15 +130,55 @@ impl Policy {
         }
     }
 
-    /// The profile that governs `agent`: its assigned one, else `default`; `None` when
-    /// neither exists (the engine denies such an agent).
-    pub fn profile_for(&self, agent: &AgentName) -> Option<(&ProfileName, &Profile)> {
-        match self.agents.get(agent) {
+    /// The profile that governs `agent`: the one this policy's `[agents]` table gives it,
+    /// else `assigned` (the profile stored on the agent record, `purser agent add
+    /// --profile`), else `default`. `None` when that profile is not defined here (an
+    /// assigned profile this policy lacks, or no `default`): the engine denies such an
+    /// agent.
+    pub fn profile_for(
+        &self,
+        agent: &AgentName,
+        assigned: Option<&ProfileName>,
+    ) -> Option<(&ProfileName, &Profile)> {
+        match self.agents.get(agent).or(assigned) {
             Some(name) => self.profiles.get_key_value(name),
             None => self
                 .profiles
                 .iter()
                 .find(|(name, _)| name.as_str() == DEFAULT_PROFILE),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name<T: std::str::FromStr>(text: &str) -> T
+    where
+        T::Err: std::fmt::Debug,
+    {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn profile_for_prefers_the_agents_table_then_the_assigned_profile_then_default() {
+        let mut policy = Policy::deny_all();
+        policy.profiles.insert(name("strict"), Profile::default());
+        policy.profiles.insert(name("ops"), Profile::default());
+        let bot: AgentName = name("bot");
+        let strict: ProfileName = name("strict");
+        let gone: ProfileName = name("gone");
+        let picked = |policy: &Policy, assigned: Option<&ProfileName>| {
+            policy
+                .profile_for(&bot, assigned)
+                .map(|(name, _)| name.as_str().to_owned())
+        };
+        assert_eq!(picked(&policy, None).as_deref(), Some("default"));
+        assert_eq!(picked(&policy, Some(&strict)).as_deref(), Some("strict"));
+        assert_eq!(picked(&policy, Some(&gone)), None);
+        policy.agents.insert(bot.clone(), name("ops"));
+        assert_eq!(picked(&policy, Some(&strict)).as_deref(), Some("ops"));
+        assert_eq!(picked(&policy, Some(&gone)).as_deref(), Some("ops"));
     }
 }

@@ -298,6 +298,7 @@ pub fn ledger(start: Timestamp) -> impl Strategy<Value = VecLedger> {
                     .map(|(a, _)| agent(a))
                     .collect(),
                 grants: BTreeMap::new(),
+                assigned: BTreeMap::new(),
             };
             for grant in grants_a.into_iter().chain(grants_b) {
                 ledger.grant(grant);

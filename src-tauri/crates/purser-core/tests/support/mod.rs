@@ -139,6 +139,8 @@ pub struct VecLedger {
     pub kill_switch: bool,
     pub frozen: Vec<AgentName>,
     pub grants: BTreeMap<AgentName, Vec<StandingGrant>>,
+    /// Profiles stored on agent records (`purser agent add --profile`).
+    pub assigned: BTreeMap<AgentName, ProfileName>,
 }
 
 impl VecLedger {
@@ -231,6 +233,10 @@ impl LedgerView for VecLedger {
 
     fn standing_grants(&self, agent: &AgentName) -> &[StandingGrant] {
         self.grants.get(agent).map_or(&[], Vec::as_slice)
+    }
+
+    fn assigned_profile(&self, agent: &AgentName) -> Option<&ProfileName> {
+        self.assigned.get(agent)
     }
 }
 

@@ -321,13 +321,23 @@ impl<S: Store + 'static> Console<S> {
         name: &AgentName,
         status: AgentStatus,
     ) -> Result<AgentView, ConsoleError> {
-        let record = self.store().set_agent_status(name, status).await?;
+        let change = self.store().set_agent_status(name, status).await?;
         let action = match status {
             AgentStatus::Active => "unfreeze",
             AgentStatus::Frozen => "freeze",
             AgentStatus::Revoked => "revoke",
         };
+        let record = change.agent;
         tracing::info!(agent = %record.name, status = status.as_str(), "agent {action}");
+        // Its pending requests were cancelled with it: wake their waiting agents.
+        for authorization in &change.cancelled {
+            self.shared.waiters.notify(&authorization.id);
+            log_authorization("cancelled with its agent", authorization);
+            self.events().publish(
+                EventKind::ApprovalDecided,
+                &AuthorizationDetail::from(authorization),
+            );
+        }
         Ok(self.agent_changed(action, &record).await)
     }
 
@@ -425,14 +435,23 @@ impl<S: Store + 'static> Console<S> {
         let policy = check_policy(file, text)?;
         let since = self.shared.clock.now() - chrono::Duration::days(i64::from(days));
         let (recorded, truncated) = preview::recorded_since(self.store(), since).await?;
+        let assigned = self
+            .store()
+            .list_agents()
+            .await?
+            .into_iter()
+            .filter_map(|agent| Some((agent.name, agent.profile?)))
+            .collect();
         // Up to MAX_REPLAYED engine runs: off the async workers.
-        tokio::task::spawn_blocking(move || preview::replay(&policy, &recorded, days, truncated))
-            .await
-            .map_err(|error| {
-                ConsoleError::Store(StoreError::Unavailable(format!(
-                    "the preview did not finish: {error}"
-                )))
-            })
+        tokio::task::spawn_blocking(move || {
+            preview::replay(&policy, &recorded, assigned, days, truncated)
+        })
+        .await
+        .map_err(|error| {
+            ConsoleError::Store(StoreError::Unavailable(format!(
+                "the preview did not finish: {error}"
+            )))
+        })
     }
 
     // ----- approvals -----
@@ -548,18 +567,20 @@ pub fn check_policy(file: &str, text: &str) -> Result<Policy, ConsoleError> {
     parse_policy(file, text).map_err(ConsoleError::PolicyInvalid)
 }
 
-/// The profile shown for an agent: the one it was created with, else the one the policy
-/// assigns.
+/// The profile shown for an agent: the one the policy's `[agents]` table gives it, else
+/// the one stored on its record, else `default` (the engine's order; a stored profile
+/// the policy lacks is still shown, so the principal sees why the agent is refused).
 fn profile_of(record: &AgentRecord, policy: &Policy) -> Option<ProfileName> {
-    record
-        .profile
-        .clone()
-        .or_else(|| match policy.agents.get(&record.name) {
-            Some(profile) => Some(profile.clone()),
-            None => policy
+    policy
+        .agents
+        .get(&record.name)
+        .or(record.profile.as_ref())
+        .cloned()
+        .or_else(|| {
+            policy
                 .profiles
                 .keys()
                 .find(|name| name.as_str() == DEFAULT_PROFILE)
-                .cloned(),
+                .cloned()
         })
 }

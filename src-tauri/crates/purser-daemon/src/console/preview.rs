@@ -18,8 +18,8 @@ use std::collections::HashMap;
 use purser_core::engine::decide;
 use purser_core::{
     AgentName, Amount, AuthorizationStatus, BudgetScope, Committed, Currency, DecisionStatus,
-    GrantScope, LedgerView, Policy, Reason, ReasonCode, RequestKind, SessionId, StandingGrant,
-    Timestamp,
+    GrantScope, LedgerView, Policy, ProfileName, Reason, ReasonCode, RequestKind, SessionId,
+    StandingGrant, Timestamp,
 };
 use purser_store::{AuditEntry, AuditFilter, AuditKind, MAX_AUDIT_PAGE, Store, StoreError};
 use serde::Serialize;
@@ -150,9 +150,19 @@ fn recorded_from(entry: AuditEntry) -> Option<Recorded> {
     }
 }
 
-/// Replays `recorded` (oldest first) under `policy`.
-pub fn replay(policy: &Policy, recorded: &[Recorded], days: u32, truncated: bool) -> Preview {
-    let mut ledger = ReplayLedger::default();
+/// Replays `recorded` (oldest first) under `policy`; `assigned` holds the profiles
+/// stored on agent records (the policy's `[agents]` table wins over them).
+pub fn replay(
+    policy: &Policy,
+    recorded: &[Recorded],
+    assigned: HashMap<AgentName, ProfileName>,
+    days: u32,
+    truncated: bool,
+) -> Preview {
+    let mut ledger = ReplayLedger {
+        assigned,
+        ..ReplayLedger::default()
+    };
     let mut changes: HashMap<(Outcome, Outcome), u64> = HashMap::new();
     let mut examples = Vec::new();
     for Recorded { authorization, was } in recorded {
@@ -219,6 +229,8 @@ struct ReplayLedger {
     kill_switch: bool,
     frozen: bool,
     grants: Vec<StandingGrant>,
+    /// Profiles stored on agent records.
+    assigned: HashMap<AgentName, ProfileName>,
 }
 
 impl ReplayLedger {
@@ -324,6 +336,10 @@ impl LedgerView for ReplayLedger {
     fn standing_grants(&self, _agent: &AgentName) -> &[StandingGrant] {
         &self.grants
     }
+
+    fn assigned_profile(&self, agent: &AgentName) -> Option<&ProfileName> {
+        self.assigned.get(agent)
+    }
 }
 
 #[cfg(test)]
@@ -411,7 +427,7 @@ approve_above = { USD = "25.00" }
                 &[ReasonCode::CurrencyNotAllowed],
             ),
         ];
-        let preview = replay(&policy, &history, 30, false);
+        let preview = replay(&policy, &history, HashMap::new(), 30, false);
         assert_eq!((preview.total, preview.flipped), (4, 1), "{preview:?}");
         assert_eq!(preview.examples[0].authorization.id, "d");
         assert_eq!(

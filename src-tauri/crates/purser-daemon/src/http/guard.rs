@@ -134,7 +134,10 @@ async fn authentication(
             .await?;
         match record {
             Some(record) if record.status != AgentStatus::Revoked => {
-                return Ok(AuthenticatedAgent { name: record.name, status: record.status });
+                return Ok(AuthenticatedAgent {
+                    name: record.name,
+                    status: record.status,
+                });
             }
             Some(record) => tracing::info!(agent = %record.name, "revoked token presented"),
             None => {}

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use purser_core::engine::budget_lines;
 use purser_core::{
-    AgentName, BudgetLine, BudgetScope, Currency, LedgerView, Policy, ProfileName, SessionId,
-    Window,
+    AgentName, BudgetLine, BudgetScope, Currency, LedgerView, Policy, ProfileName, Reason,
+    ReasonCode, SessionId, Window,
 };
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -16,11 +16,11 @@ use sqlx::Row;
 use super::{Batch, Failure, reject};
 use crate::StoreError;
 use crate::records::{
-    AgentCounts, AgentRecord, AgentStatus, AuditKind, Authorization, CurrencyTotals,
-    KillSwitchState, StoreStatus,
+    AgentCounts, AgentRecord, AgentStatus, AgentStatusChange, AuditKind, Authorization,
+    CurrencyTotals, DecidedBy, KillSwitchState, StoreStatus,
 };
 use crate::rows::{AGENT_COLUMNS, agent_from_row, to_micros};
-use crate::state::View;
+use crate::state::{AgentEntry, View};
 
 impl Batch<'_> {
     pub(super) async fn engage_kill_switch(
@@ -115,10 +115,13 @@ impl Batch<'_> {
             .bind(to_micros(now))
             .execute(self.sql().await?)
             .await?;
-        self.scratch
-            .gov
-            .agents
-            .insert(name.clone(), AgentStatus::Active);
+        self.scratch.gov.agents.insert(
+            name.clone(),
+            AgentEntry {
+                status: AgentStatus::Active,
+                profile: profile.clone(),
+            },
+        );
         let body =
             json!({ "action": "add", "agent": name, "profile": profile, "status": "active" });
         self.audit(now, AuditKind::AgentChange, Some(name.as_str()), None, body)?;
@@ -134,14 +137,17 @@ impl Batch<'_> {
         &mut self,
         name: &AgentName,
         status: AgentStatus,
-    ) -> Result<AgentRecord, Failure> {
+    ) -> Result<AgentStatusChange, Failure> {
         let now = self.now();
         let current = match self.scratch.gov.agents.get(name) {
-            Some(current) => *current,
+            Some(current) => current.status,
             None => return reject(StoreError::NotFound(format!("agent {name}"))),
         };
         if current == status {
-            return self.agent_record(name).await;
+            return Ok(AgentStatusChange {
+                agent: self.agent_record(name).await?,
+                cancelled: Vec::new(),
+            });
         }
         if current == AgentStatus::Revoked {
             return reject(StoreError::InvalidState(format!(
@@ -153,7 +159,9 @@ impl Batch<'_> {
             .bind(status.as_str())
             .execute(self.sql().await?)
             .await?;
-        self.scratch.gov.agents.insert(name.clone(), status);
+        if let Some(entry) = self.scratch.gov.agents.get_mut(name) {
+            entry.status = status;
+        }
         let action = match status {
             AgentStatus::Active => "unfreeze",
             AgentStatus::Frozen => "freeze",
@@ -161,7 +169,28 @@ impl Batch<'_> {
         };
         let body = json!({ "action": action, "agent": name, "status": status.as_str() });
         self.audit(now, AuditKind::AgentChange, Some(name.as_str()), None, body)?;
-        self.agent_record(name).await
+        // A frozen or revoked agent's waiting requests could only be refused: end them now,
+        // so they leave the approval queue and their agents stop waiting.
+        let cancelled = match status {
+            AgentStatus::Active => Vec::new(),
+            AgentStatus::Frozen | AgentStatus::Revoked => {
+                let done = if status == AgentStatus::Revoked {
+                    "revoked"
+                } else {
+                    "frozen"
+                };
+                let reason = Reason {
+                    code: ReasonCode::DeniedByPrincipal,
+                    message: format!("agent {name} was {done} by the principal"),
+                };
+                self.cancel_pending_of(Some(name), reason, DecidedBy::Principal, now)
+                    .await?
+            }
+        };
+        Ok(AgentStatusChange {
+            agent: self.agent_record(name).await?,
+            cancelled,
+        })
     }
 
     pub(super) async fn set_agent_profile(
@@ -178,6 +207,9 @@ impl Batch<'_> {
             .bind(profile.as_ref().map(ProfileName::as_str))
             .execute(self.sql().await?)
             .await?;
+        if let Some(entry) = self.scratch.gov.agents.get_mut(name) {
+            entry.profile = profile.clone();
+        }
         let body = json!({ "action": "profile", "agent": name, "profile": profile });
         self.audit(now, AuditKind::AgentChange, Some(name.as_str()), None, body)?;
         self.agent_record(name).await
@@ -264,8 +296,8 @@ impl Batch<'_> {
             .filter(|totals| !totals.spent.is_zero() || !totals.held.is_zero())
             .collect();
         let mut agents = AgentCounts::default();
-        for status in gov.agents.values() {
-            match status {
+        for entry in gov.agents.values() {
+            match entry.status {
                 AgentStatus::Active => agents.active += 1,
                 AgentStatus::Frozen => agents.frozen += 1,
                 AgentStatus::Revoked => agents.revoked += 1,

@@ -26,8 +26,8 @@ use crate::bulk::{self, AuthorizationRow, LedgerRow, PendingWrites};
 use crate::canonical::PreparedRequest;
 use crate::ledger_index::{LedgerDelta, Sums, bucket_of};
 use crate::records::{
-    AgentRecord, AgentStatus, AuditKind, Authorization, GrantChoice, KillSwitchState, StoreStatus,
-    UsageTotals,
+    AgentRecord, AgentStatus, AgentStatusChange, AuditKind, Authorization, GrantChoice,
+    KillSwitchState, StoreStatus, UsageTotals,
 };
 use crate::rows::{AUTHORIZATION_COLUMNS, authorization_from_row, to_micros};
 use crate::session_totals::{self, SessionKey, session_column};
@@ -86,7 +86,7 @@ pub(crate) enum Command {
     SetAgentStatus {
         name: AgentName,
         status: AgentStatus,
-        reply: Reply<AgentRecord>,
+        reply: Reply<AgentStatusChange>,
     },
     SetAgentProfile {
         name: AgentName,
@@ -263,9 +263,10 @@ impl Command {
                 refuse(reply, error)
             }
             Command::Resume { reply } => refuse(reply, error),
-            Command::AddAgent { reply, .. }
-            | Command::SetAgentStatus { reply, .. }
-            | Command::SetAgentProfile { reply, .. } => refuse(reply, error),
+            Command::AddAgent { reply, .. } | Command::SetAgentProfile { reply, .. } => {
+                refuse(reply, error)
+            }
+            Command::SetAgentStatus { reply, .. } => refuse(reply, error),
             Command::ApplyPolicy { reply, .. } => refuse(reply, error),
             Command::Budget { reply, .. } => refuse(reply, error),
             Command::Status { reply } => refuse(reply, error),

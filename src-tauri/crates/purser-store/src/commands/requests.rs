@@ -466,9 +466,28 @@ impl Batch<'_> {
         &mut self,
         now: Timestamp,
     ) -> Result<Vec<Authorization>, Failure> {
+        let reason = Reason {
+            code: ReasonCode::KillSwitchEngaged,
+            message: "the kill switch was engaged; every pending request was cancelled".into(),
+        };
+        self.cancel_pending_of(None, reason, DecidedBy::KillSwitch, now)
+            .await
+    }
+
+    /// Cancels the pending requests of `agent` (`None`: of every agent), oldest first,
+    /// with `reason` first among their reasons; returns them.
+    pub(super) async fn cancel_pending_of(
+        &mut self,
+        agent: Option<&AgentName>,
+        reason: Reason,
+        decided_by: DecidedBy,
+        now: Timestamp,
+    ) -> Result<Vec<Authorization>, Failure> {
         let rows = sqlx::query(&format!(
-            "SELECT {AUTHORIZATION_COLUMNS} FROM authorizations WHERE status = 'pending' ORDER BY created_at"
+            "SELECT {AUTHORIZATION_COLUMNS} FROM authorizations \
+             WHERE status = 'pending' AND (?1 IS NULL OR agent = ?1) ORDER BY created_at"
         ))
+        .bind(agent.map(AgentName::as_str))
         .fetch_all(self.sql().await?)
         .await?;
         let pending = rows
@@ -477,16 +496,9 @@ impl Batch<'_> {
             .collect::<Result<Vec<_>, _>>()?;
         let mut cancelled = Vec::with_capacity(pending.len());
         for mut record in pending {
-            record.reasons.insert(
-                0,
-                Reason {
-                    code: ReasonCode::KillSwitchEngaged,
-                    message: "the kill switch was engaged; every pending request was cancelled"
-                        .into(),
-                },
-            );
+            record.reasons.insert(0, reason.clone());
             record.status = AuthorizationStatus::Cancelled;
-            record.decided_by = Some(DecidedBy::KillSwitch);
+            record.decided_by = Some(decided_by);
             record.decided_at = Some(now);
             self.update_authorization(&record).await?;
             self.audit_authorization(now, AuditKind::Cancel, &record, &[])?;
