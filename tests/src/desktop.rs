@@ -1,8 +1,9 @@
 //! The real desktop app (`purser-desktop`) under W3C WebDriver, for the end-to-end tests
 //! of `tests/desktop_e2e.rs`: an X display (the session's `DISPLAY`, or a private `Xvfb`),
 //! `tauri-driver` (which runs `WebKitWebDriver`, which runs the app) on ports of its own,
-//! one WebDriver session on the app with a temporary data dir, and a tiny WebDriver client
-//! ([`Session`]) over the harness's plain HTTP client.
+//! one WebDriver session on the app with a temporary data dir, and a tiny W3C WebDriver
+//! client ([`Session`]) over plain TCP (one request per connection, read by its length:
+//! see `exchange` for why not the harness's `Connection: close` client).
 //!
 //! It owns finding the tools ([`Tools`], with the CI gate of [`tools_or_skip`]), the whole
 //! process tree's life (a shell watchdog stops everything if the test process dies; drop
@@ -120,7 +121,14 @@ impl Tools {
         };
         let root = workspace_root();
         let mut newer = Vec::new();
-        for dir in ["src-tauri/src", "ui/dist"] {
+        // The shell, the crates it embeds, and the UI it embeds.
+        for dir in [
+            "src-tauri/src",
+            "src-tauri/crates/purser-core",
+            "src-tauri/crates/purser-store",
+            "src-tauri/crates/purser-daemon",
+            "ui/dist",
+        ] {
             collect_newer(&root.join(dir), built, &mut newer);
         }
         newer
@@ -133,13 +141,13 @@ pub fn tools_or_skip(test: &str) -> Option<Tools> {
         Ok(tools) => {
             let stale = tools.stale_sources();
             if !stale.is_empty() {
-                eprintln!(
+                loud(&format!(
                     "WARNING: {} is older than {} source file(s) (e.g. {}): the E2E test drives the binary as built; \
                      run `cargo build -p purser-desktop` (after `npm run build` in ui/) to test the current tree",
                     tools.app.display(),
                     stale.len(),
                     stale[0].display()
-                );
+                ));
             }
             Some(tools)
         }
@@ -151,14 +159,23 @@ pub fn tools_or_skip(test: &str) -> Option<Tools> {
                     "{test}: the desktop E2E test cannot run, and CI is set, so this fails:\n  - {what}\n{how}"
                 );
             }
-            eprintln!(
+            loud(&format!(
                 "\n{bar}\nSKIPPED {test}: the desktop E2E test cannot run here (CI is unset, so this is a skip, \
                  not a pass):\n  - {what}\n{how}\n{bar}\n",
                 bar = "!".repeat(78)
-            );
+            ));
             None
         }
     }
+}
+
+/// Writes `message` to the real standard error: the test harness captures `eprintln!`
+/// of a passing test, and a skip must not pass silently.
+pub fn loud(message: &str) {
+    use std::io::Write as _;
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "{message}");
+    let _ = stderr.flush();
 }
 
 fn env_file(name: &str) -> Option<PathBuf> {
@@ -537,11 +554,51 @@ impl Session {
 
     /// A PNG of the window.
     pub fn screenshot(&self) -> Vec<u8> {
-        let value = self.command("GET", "/screenshot", None);
-        let encoded = value.as_str().expect("a screenshot is base64 text");
-        base64::engine::general_purpose::STANDARD
-            .decode(encoded)
-            .expect("a screenshot is valid base64")
+        self.try_screenshot(Duration::from_secs(60))
+            .unwrap_or_else(|error| panic!("screenshot: {error}"))
+    }
+
+    /// A PNG of the window, or why not; never panics (it also runs on drop).
+    ///
+    /// WebKitWebDriver takes the screenshot after the page's next rendering update, and
+    /// a page where nothing changes (no countdown, no animation) has none: the request
+    /// would wait until something moves. So a 1-pixel, practically transparent element
+    /// flickers in a corner while the screenshot is taken.
+    pub fn try_screenshot(&self, timeout: Duration) -> Result<Vec<u8>, String> {
+        const START: &str = "const dot = document.createElement('div');
+            dot.id = 'purser-e2e-repaint';
+            dot.style.cssText = 'position:fixed;left:0;top:0;width:1px;height:1px;pointer-events:none;z-index:2147483647';
+            document.body.appendChild(dot);
+            let on = false;
+            window.__purserE2eRepaint = setInterval(() => {
+              on = !on;
+              dot.style.background = on ? 'rgba(0,0,0,0.004)' : 'transparent';
+            }, 30);";
+        const STOP: &str = "clearInterval(window.__purserE2eRepaint);
+            document.getElementById('purser-e2e-repaint')?.remove();";
+        let script = |source: &str| {
+            let body = json!({"script": source, "args": []}).to_string();
+            let target = format!("/session/{}/execute/sync", self.id);
+            exchange(
+                self.addr,
+                "POST",
+                &target,
+                Some(&body),
+                Duration::from_secs(10),
+            )
+        };
+        script(START)?;
+        let target = format!("/session/{}/screenshot", self.id);
+        let taken = exchange(self.addr, "GET", &target, None, timeout);
+        let _ = script(STOP);
+        let (status, raw) = taken?;
+        let answer: Value = serde_json::from_slice(&raw).map_err(|error| error.to_string())?;
+        match (status, answer["value"].as_str()) {
+            (200, Some(encoded)) => base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .map_err(|error| format!("the screenshot is not base64: {error}")),
+            _ => Err(format!("HTTP {status}: {answer}")),
+        }
     }
 
     /// `DELETE /session/{id}`; never panics (it runs on drop).
@@ -826,6 +883,8 @@ impl DesktopApp {
     /// Starts the display, `tauri-driver` and the app on a fresh data dir (the daemon
     /// listening on a port of its own), and waits for the console to be ready.
     pub fn launch(tools: Tools) -> DesktopApp {
+        // The CLI is built (or found) first, so the launch time is the app's alone.
+        crate::binary::purser();
         let started = Instant::now();
         let root = tempfile::Builder::new()
             .prefix("purser-desktop-e2e-")
@@ -1203,19 +1262,10 @@ impl Drop for DesktopApp {
             if let Some(session) = &self.session {
                 // The state the failure left on screen, for whoever reads the log.
                 let path = target_dir().join("purser-desktop-e2e-failure.png");
-                // Never a panic here (a second one aborts the test binary): raw exchange.
-                let target = format!("/session/{}/screenshot", session.id);
-                let saved = exchange(session.addr, "GET", &target, None, Duration::from_secs(10))
-                    .ok()
-                    .filter(|(status, _)| *status == 200)
-                    .and_then(|(_, raw)| serde_json::from_slice::<Value>(&raw).ok())
-                    .and_then(|answer| answer["value"].as_str().map(str::to_owned))
-                    .and_then(|encoded| {
-                        base64::engine::general_purpose::STANDARD
-                            .decode(encoded)
-                            .ok()
-                    })
-                    .is_some_and(|png| std::fs::write(&path, png).is_ok());
+                // Never a panic here (a second one aborts the test binary).
+                let saved = session
+                    .try_screenshot(Duration::from_secs(10))
+                    .is_ok_and(|png| std::fs::write(&path, png).is_ok());
                 if saved {
                     eprintln!("the window at the failure: {}", path.display());
                 }

@@ -110,7 +110,7 @@ fn tokens_are_shown_once_and_names_are_unique() {
 }
 
 #[test]
-fn a_pending_request_of_a_frozen_or_revoked_agent_cannot_be_approved() {
+fn freezing_or_revoking_an_agent_cancels_its_pending_requests() {
     for (name, change) in [
         ("freeze-pending-bot", "freeze"),
         ("revoke-pending-bot", "revoke"),
@@ -118,16 +118,25 @@ fn a_pending_request_of_a_frozen_or_revoked_agent_cannot_be_approved() {
         let agent = DAEMON.agent(name);
         let pending = agent.decide(&payment("asks-first", "30.00", "api.example.com"));
         assert_eq!(pending["status"], "pending", "{pending}");
+        let id = pending["id"].as_str().unwrap();
         DAEMON.cli_ok(&["agent", change, name]);
-        // The approval is re-checked against the agent as it is now: refused, exit 1,
-        // and `--json` still prints what became of the request.
-        let approve = DAEMON.cli(&["--json", "approve", pending["id"].as_str().unwrap()]);
-        assert_eq!(approve.status.code(), Some(1), "{change}: {approve:?}");
-        let decided: Value = serde_json::from_slice(&approve.stdout).unwrap();
-        assert_eq!(decided["status"], "denied", "{change}: {decided}");
-        assert_eq!(
-            decided["reason"]["code"], "agent_frozen",
-            "{change}: {decided}"
+        // The change cancels what the agent was waiting for, in the same transaction:
+        // it leaves the principal's queue and can no longer be approved.
+        let queue: Value = serde_json::from_str(&DAEMON.cli_ok(&["--json", "approvals"])).unwrap();
+        assert!(
+            !queue.as_array().unwrap().iter().any(|a| a["id"] == id),
+            "{change}: still waiting: {queue}"
         );
+        let approve = DAEMON.cli(&["--json", "approve", id]);
+        assert_ne!(approve.status.code(), Some(0), "{change}: {approve:?}");
+        if change == "freeze" {
+            let (code, seen) = agent.get(id, 0);
+            assert_eq!(code, 200, "{change}: {seen}");
+            assert_eq!(seen["status"], "cancelled", "{change}: {seen}");
+            assert_eq!(
+                seen["reason"]["code"], "denied_by_principal",
+                "{change}: {seen}"
+            );
+        }
     }
 }

@@ -6,9 +6,11 @@
 //! - `cargo xtask bench [--quick]`: builds the release `purser` binary, runs every
 //!   benchmark of `purser-bench` in one process (full unless `--quick`) and writes the
 //!   figures into `docs/benchmarks.md`.
-//! - `cargo xtask test`: installs what a fresh Debian machine lacks, then runs
-//!   every check and test: rustfmt, clippy and the workspace tests (unit, property,
-//!   system). `--all-targets` also runs every benchmark binary once in its quick mode
+//! - `cargo xtask test`: installs what a fresh Debian machine lacks (system packages,
+//!   and `tauri-driver` through `cargo install` when it is not on PATH or in
+//!   `~/.cargo/bin`), builds the desktop app for its end-to-end test, then runs every
+//!   check and test: rustfmt, clippy and the workspace tests (unit, property, system,
+//!   desktop E2E). `--all-targets` also runs every benchmark binary once in its quick mode
 //!   (debug build, small counts: it must work; figures are never asserted). Full
 //!   benchmark runs are `cargo bench`.
 //!
@@ -109,6 +111,7 @@ fn is_root() -> bool {
 
 fn test(root: &Path) -> Result<()> {
     install_system_packages()?;
+    install_tauri_driver()?;
     let cargo = || {
         let mut command = Command::new(env!("CARGO"));
         command.current_dir(root);
@@ -136,6 +139,12 @@ fn test(root: &Path) -> Result<()> {
             "warnings",
         ]),
     )?;
+    // The desktop E2E test (tests/tests/desktop_e2e.rs) drives the built app,
+    // target/debug/purser-desktop (CARGO_TARGET_DIR is honoured by both): build it first.
+    step(
+        "desktop app: build",
+        cargo().args(["build", "--package", "purser-desktop"]),
+    )?;
     step(
         "tests",
         cargo().args(["test", "--workspace", "--all-targets"]),
@@ -146,29 +155,27 @@ fn test(root: &Path) -> Result<()> {
 }
 
 /// Every benchmark in one run, written to `docs/benchmarks.md`. The `purser` binary is
-/// built first: the footprint figures spawn it.
+/// built with the benchmarks in one cargo invocation (the same dependency features, so
+/// nothing is built twice): the footprint figures spawn it.
 fn bench(root: &Path, args: &[String]) -> Result<()> {
     let quick = args.iter().any(|a| a == "--quick");
-    let cargo = || {
-        let mut command = Command::new(env!("CARGO"));
-        command.current_dir(root);
-        command
-    };
     step(
-        "build purser (release)",
-        cargo().args(["build", "--release", "--package", "purser-cli"]),
-    )?;
-    let mut command = cargo();
-    command
-        .args([
-            "run",
+        "build purser and purser-bench (release)",
+        Command::new(env!("CARGO")).current_dir(root).args([
+            "build",
             "--release",
             "--package",
+            "purser-cli",
+            "--package",
             "purser-bench",
-            "--bin",
-            "purser-bench",
-            "--",
-        ])
+            "--bins",
+        ]),
+    )?;
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let mut command = Command::new(target.join("release/purser-bench"));
+    command
+        .current_dir(root)
         .args(["--write", "docs/benchmarks.md"])
         .env(
             "PURSER_BENCH_COMMAND",
@@ -182,6 +189,34 @@ fn bench(root: &Path, args: &[String]) -> Result<()> {
         command.arg("--full");
     }
     step("benchmarks", &mut command)
+}
+
+/// `tauri-driver`, the WebDriver bridge the desktop E2E test talks to, unless it is on
+/// PATH or in cargo's bin directory already.
+fn install_tauri_driver() -> Result<()> {
+    if let Some(found) = find_program("tauri-driver") {
+        println!("xtask: tauri-driver: {}", found.display());
+        return Ok(());
+    }
+    step(
+        "tauri-driver: install",
+        Command::new(env!("CARGO")).args(["install", "tauri-driver", "--locked"]),
+    )
+}
+
+/// `name` on PATH or in cargo's bin directory (`$CARGO_HOME/bin`, else `~/.cargo/bin`).
+fn find_program(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")
+        .map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+        .unwrap_or_default();
+    let cargo_bin = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")))
+        .map(|home| home.join("bin"));
+    path.into_iter()
+        .chain(cargo_bin)
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
 }
 
 fn run(root: &Path, args: &[String]) -> Result<()> {

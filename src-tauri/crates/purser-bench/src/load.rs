@@ -182,6 +182,25 @@ pub async fn run_scenarios(
             let dir = scratch_dir("load-")?;
             let data_dir = dir.path().join("data");
             let fs = filesystem_of(dir.path());
+            let fsync = fsync_latency(dir.path(), mode.pick(50, 500))?;
+            println!(
+                "  fsync on {fs}: p50 {} p99 {} (4 KiB append + fdatasync)",
+                human(fsync.p50),
+                human(fsync.p99)
+            );
+            figures.push(
+                Figure::info(
+                    "disk",
+                    format!(
+                        "fsync p50 / p99 ({} appends of 4 KiB + fdatasync)",
+                        fsync.count
+                    ),
+                    format!("{} / {}", human(fsync.p50), human(fsync.p99)),
+                )
+                .bound(format!(
+                    "the {fs} file system under the data dir: the floor of every durable answer"
+                )),
+            );
             let mut ledger = Ledger::default();
 
             // Group commit on: create the agents, measure, then latency and kill switch.
@@ -226,9 +245,10 @@ pub async fn run_scenarios(
                 ledger.check(daemon.running()?).await?;
                 daemon.stop().await;
             }
-            let mut throughput = throughput_figures(&grouped, ungrouped.as_deref(), &fs);
-            throughput.append(&mut figures);
-            figures = throughput;
+            // Disk first, then throughput, then the rest, as the scenarios are described.
+            let rest = figures.split_off(1);
+            figures.extend(throughput_figures(&grouped, ungrouped.as_deref(), &fs));
+            figures.extend(rest);
         }
         Target::External { addr, data_dir } => {
             let control = Control::AdminSocket(data_dir.join(purser_daemon::ADMIN_SOCKET));
@@ -852,4 +872,23 @@ async fn approvals_after_kill_in_audit(daemon: &RunningDaemon) -> anyhow::Result
         "{count} approved decisions follow the kill in the audit trail"
     );
     Ok(count)
+}
+
+/// Latency of `count` 4 KiB appends each followed by `fdatasync`, in `dir`: what one
+/// durable commit costs at least on this disk.
+fn fsync_latency(dir: &std::path::Path, count: usize) -> anyhow::Result<Percentiles> {
+    use std::io::Write as _;
+    let path = dir.join("fsync-probe");
+    let mut file = std::fs::File::create(&path)?;
+    let block = [0x5a_u8; 4096];
+    let mut samples = Vec::with_capacity(count);
+    for _ in 0..count {
+        let started = Instant::now();
+        file.write_all(&block)?;
+        file.sync_data()?;
+        samples.push(started.elapsed().as_nanos() as u64);
+    }
+    drop(file);
+    std::fs::remove_file(&path)?;
+    Percentiles::of_nanos(samples).context("no fsync samples")
 }

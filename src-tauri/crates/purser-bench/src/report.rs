@@ -142,7 +142,11 @@ impl Report {
                 "  {label:<w0$}  {:>w1$}  {:<w2$}  {:<6}  {}",
                 figure.value,
                 figure.goal,
-                figure.verdict.label(),
+                if self.mode.is_full() {
+                    figure.verdict.label()
+                } else {
+                    ""
+                },
                 figure.bound,
                 w0 = widths[0],
                 w1 = widths[1],
@@ -151,6 +155,12 @@ impl Report {
         }
         for note in &self.notes {
             let _ = writeln!(out, "  note: {note}");
+        }
+        if !self.mode.is_full() {
+            let _ = writeln!(
+                out,
+                "  (quick run: small counts, maybe a debug build; goals are judged only in a full run: `cargo bench -p purser-bench`)"
+            );
         }
         out
     }
@@ -185,6 +195,7 @@ impl Report {
         let _ = writeln!(out, "|---|---|---:|---|---|---|");
         for f in &self.figures {
             let verdict = match f.verdict {
+                _ if !self.mode.is_full() => "",
                 Verdict::Met => "met",
                 Verdict::Missed => "**missed**",
                 Verdict::Info => "",

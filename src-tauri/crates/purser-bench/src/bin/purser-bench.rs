@@ -39,9 +39,6 @@ async fn main() -> anyhow::Result<()> {
         std::env::var("PURSER_BENCH_COMMAND")
             .unwrap_or_else(|_| format!("purser-bench {}", args.join(" "))),
     );
-    if mode == Mode::Quick {
-        report.note("quick run: small counts (and a debug build under cargo test): the figures prove the benchmark works, nothing more");
-    }
     println!(
         "purser-bench: {} run ({only}), load average {}",
         mode.name(),
