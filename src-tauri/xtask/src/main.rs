@@ -109,19 +109,25 @@ fn is_root() -> bool {
         .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
 }
 
+/// `cargo` (the one running xtask) in the workspace root.
+fn cargo_in(root: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO"));
+    command.current_dir(root);
+    command
+}
+
+/// `npm` in the front end's folder.
+fn npm_in(root: &Path) -> Command {
+    let mut command = Command::new("npm");
+    command.current_dir(root.join("ui"));
+    command
+}
+
 fn test(root: &Path) -> Result<()> {
     install_system_packages()?;
     install_tauri_driver()?;
-    let cargo = || {
-        let mut command = Command::new(env!("CARGO"));
-        command.current_dir(root);
-        command
-    };
-    let npm = || {
-        let mut command = Command::new("npm");
-        command.current_dir(root.join("ui"));
-        command
-    };
+    let cargo = || cargo_in(root);
+    let npm = || npm_in(root);
     // The desktop crate embeds ui/dist at compile time, so the UI is built first.
     step("ui: install", npm().args(["ci", "--no-audit", "--no-fund"]))?;
     step("ui: type check", npm().args(["run", "check"]))?;
@@ -161,7 +167,7 @@ fn bench(root: &Path, args: &[String]) -> Result<()> {
     let quick = args.iter().any(|a| a == "--quick");
     step(
         "build purser and purser-bench (release)",
-        Command::new(env!("CARGO")).current_dir(root).args([
+        cargo_in(root).args([
             "build",
             "--release",
             "--package",
@@ -222,26 +228,19 @@ fn find_program(name: &str) -> Option<PathBuf> {
 fn run(root: &Path, args: &[String]) -> Result<()> {
     let headless = args.iter().any(|a| a == "--headless");
     let passthrough: Vec<&String> = args.iter().skip_while(|a| *a != "--").skip(1).collect();
-    let mut command = Command::new(env!("CARGO"));
-    command.current_dir(root);
+    let mut command = cargo_in(root);
     if headless {
         command.args(["run", "--release", "--package", "purser-cli", "--", "serve"]);
     } else {
         // The console needs the Tauri system libraries and embeds ui/dist when built.
         install_system_packages()?;
-        let ui = root.join("ui");
-        if !ui.join("node_modules").exists() {
+        if !root.join("ui/node_modules").exists() {
             step(
                 "ui: install",
-                Command::new("npm")
-                    .current_dir(&ui)
-                    .args(["ci", "--no-audit", "--no-fund"]),
+                npm_in(root).args(["ci", "--no-audit", "--no-fund"]),
             )?;
         }
-        step(
-            "ui: build",
-            Command::new("npm").current_dir(&ui).args(["run", "build"]),
-        )?;
+        step("ui: build", npm_in(root).args(["run", "build"]))?;
         command.args(["run", "--release", "--package", "purser-desktop", "--"]);
     }
     command.args(passthrough);
