@@ -20,6 +20,7 @@ pub mod binary;
 pub mod daemon;
 pub mod desktop;
 pub mod http;
+pub mod peers;
 pub mod watch;
 
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -7,8 +7,8 @@
 //!   benchmark of `purser-bench` in one process (full unless `--quick`) and writes the
 //!   figures into `docs/benchmarks.md`.
 //! - `cargo xtask test`: installs what a fresh Debian machine lacks (system packages,
-//!   and `tauri-driver` through `cargo install` when it is not on PATH or in
-//!   `~/.cargo/bin`), builds the desktop app for its end-to-end test, then runs every
+//!   `tauri-driver` through `cargo install` when it is not on PATH or in
+//!   `~/.cargo/bin`, and the real client/server peers of the system tests, `peers.rs`), builds the desktop app for its end-to-end test, then runs every
 //!   check and test: rustfmt, clippy and the workspace tests (unit, property, system,
 //!   desktop E2E). `--all-targets` also runs every benchmark binary once in its quick mode
 //!   (debug build, small counts: it must work; figures are never asserted). Full
@@ -21,6 +21,8 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
+mod peers;
+
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let root = workspace_root()?;
@@ -29,9 +31,10 @@ fn main() -> Result<()> {
         Some("run") => run(&root, &args[1..]),
         Some("deps") => install_system_packages(),
         Some("bench") => bench(&root, &args[1..]),
+        Some("peers") => peers::install(&root, &peers::target_dir(&root)),
         _ => {
             eprintln!(
-                "usage: cargo xtask run [--headless] [-- ARGS...] | cargo xtask test | cargo xtask bench [--quick] | cargo xtask deps"
+                "usage: cargo xtask run [--headless] [-- ARGS...] | cargo xtask test | cargo xtask bench [--quick] | cargo xtask peers | cargo xtask deps"
             );
             std::process::exit(2);
         }
@@ -126,6 +129,7 @@ fn npm_in(root: &Path) -> Command {
 fn test(root: &Path) -> Result<()> {
     install_system_packages()?;
     install_tauri_driver()?;
+    peers::install(root, &peers::target_dir(root))?;
     let cargo = || cargo_in(root);
     let npm = || npm_in(root);
     // The desktop crate embeds ui/dist at compile time, so the UI is built first.
@@ -177,8 +181,7 @@ fn bench(root: &Path, args: &[String]) -> Result<()> {
             "--bins",
         ]),
     )?;
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let target = peers::target_dir(root);
     let mut command = Command::new(target.join("release/purser-bench"));
     command
         .current_dir(root)
