@@ -40,6 +40,28 @@ pub struct TestDaemon {
     files_written: AtomicUsize,
     /// What the last stopped process wrote to stderr, for error messages.
     stopped_stderr: String,
+    /// More `purser serve` flags and environment, kept across restarts.
+    serve: ServeOptions,
+}
+
+/// More flags and environment for `purser serve` than the harness's own
+/// (`--data-dir`, `--listen 127.0.0.1:0`), e.g. `--notify` with a private D-Bus.
+#[derive(Debug, Clone, Default)]
+pub struct ServeOptions {
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+}
+
+impl ServeOptions {
+    pub fn arg(mut self, arg: impl Into<String>) -> ServeOptions {
+        self.args.push(arg.into());
+        self
+    }
+
+    pub fn env(mut self, name: impl Into<String>, value: impl Into<String>) -> ServeOptions {
+        self.env.push((name.into(), value.into()));
+        self
+    }
 }
 
 #[derive(Debug)]
@@ -60,6 +82,12 @@ impl TestDaemon {
 
     /// A daemon on a fresh data dir, its policy the empty data dir's deny-all.
     pub fn start_without_policy() -> TestDaemon {
+        TestDaemon::start_with(ServeOptions::default())
+    }
+
+    /// A daemon on a fresh data dir with more serve flags and environment, its policy the
+    /// empty data dir's deny-all.
+    pub fn start_with(serve: ServeOptions) -> TestDaemon {
         let root = tempfile::Builder::new()
             .prefix("purser-system-")
             .tempdir()
@@ -71,6 +99,7 @@ impl TestDaemon {
             running: None,
             files_written: AtomicUsize::new(0),
             stopped_stderr: String::new(),
+            serve,
         };
         daemon.running = Some(daemon.spawn());
         daemon
@@ -288,6 +317,8 @@ impl TestDaemon {
     fn spawn(&self) -> Running {
         let mut child = purser_command(&self.data_dir)
             .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(&self.serve.args)
+            .envs(self.serve.env.iter().map(|(name, value)| (name, value)))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

@@ -28,7 +28,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 
 pub use agent::{Agent, budget_line, hold, micros, money, payment, reason_codes, spent_and_held};
-pub use daemon::TestDaemon;
+pub use daemon::{ServeOptions, TestDaemon};
 pub use watch::Watch;
 
 /// Asserts an agent API error: the HTTP status and `{"error": {"code", "message"}}`.
