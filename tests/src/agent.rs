@@ -113,6 +113,11 @@ impl Agent {
         self.exchange(self.request("POST", "/v1/usage").json(body))
     }
 
+    /// `GET TARGET` with this agent's credentials (e.g. `/v1/budget?session_id=s1`).
+    pub fn get_path(&self, target: &str) -> (u16, Value) {
+        self.exchange(self.request("GET", target))
+    }
+
     /// `GET /v1/budget`.
     pub fn budget(&self) -> (u16, Value) {
         self.exchange(self.request("GET", "/v1/budget"))

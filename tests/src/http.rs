@@ -8,6 +8,8 @@
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -100,6 +102,21 @@ impl<'a> Request<'a> {
             .unwrap_or_else(|error| panic!("connect to {addr}: {error}"));
         stream.set_read_timeout(Some(self.timeout)).unwrap();
         stream.set_write_timeout(Some(self.timeout)).unwrap();
+        self.exchange(&mut stream)
+    }
+
+    /// Sends the request over the unix socket at `path` (the admin API) and reads the
+    /// whole answer.
+    pub fn send_unix(&self, path: &Path) -> Response {
+        let mut stream = UnixStream::connect(path)
+            .unwrap_or_else(|error| panic!("connect to {}: {error}", path.display()));
+        stream.set_read_timeout(Some(self.timeout)).unwrap();
+        stream.set_write_timeout(Some(self.timeout)).unwrap();
+        self.exchange(&mut stream)
+    }
+
+    /// The request's bytes as they go on the wire.
+    pub fn encode(&self) -> Vec<u8> {
         let mut head = format!("{} {} HTTP/1.1\r\n", self.method, self.target);
         for (name, value) in &self.headers {
             head.push_str(&format!("{name}: {value}\r\n"));
@@ -125,10 +142,16 @@ impl<'a> Request<'a> {
                 bytes.extend_from_slice(body);
             }
         }
+        bytes
+    }
+
+    fn exchange(&self, stream: &mut (impl Read + Write)) -> Response {
         // A server may answer (413) and close before it read all of a large body: a
         // failed write is then not the test's failure, the answer is what counts.
-        let _ = stream.write_all(&bytes).and_then(|()| stream.flush());
-        let raw = read_to_end_tolerant(&mut stream, self.timeout);
+        let _ = stream
+            .write_all(&self.encode())
+            .and_then(|()| stream.flush());
+        let raw = read_to_end_tolerant(stream, self.timeout);
         parse_response(&raw).unwrap_or_else(|| {
             panic!(
                 "no complete HTTP response to {} {}: {:?}",
@@ -142,7 +165,7 @@ impl<'a> Request<'a> {
 
 /// Everything the server sent until it closed; a reset after the answer arrived is the
 /// end of the answer, not an error.
-fn read_to_end_tolerant(stream: &mut TcpStream, timeout: Duration) -> Vec<u8> {
+pub fn read_to_end_tolerant(stream: &mut impl Read, timeout: Duration) -> Vec<u8> {
     let mut raw = Vec::new();
     let mut buffer = [0_u8; 16 * 1024];
     loop {
@@ -166,7 +189,7 @@ fn read_to_end_tolerant(stream: &mut TcpStream, timeout: Duration) -> Vec<u8> {
     }
 }
 
-fn parse_response(raw: &[u8]) -> Option<Response> {
+pub fn parse_response(raw: &[u8]) -> Option<Response> {
     let end = raw.windows(4).position(|window| window == b"\r\n\r\n")?;
     let head = std::str::from_utf8(&raw[..end]).ok()?;
     let mut lines = head.split("\r\n");

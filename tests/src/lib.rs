@@ -21,6 +21,7 @@ pub mod daemon;
 pub mod desktop;
 pub mod http;
 pub mod peers;
+pub mod reliability;
 pub mod watch;
 
 use std::time::{SystemTime, UNIX_EPOCH};
