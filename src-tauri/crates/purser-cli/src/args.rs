@@ -70,6 +70,12 @@ pub struct ServeArgs {
     /// Allow a non-loopback --listen address (no TLS: trusted networks only).
     #[arg(long)]
     pub allow_remote: bool,
+    /// Show a desktop notification (Approve / Deny) for each request that waits for the
+    /// principal (freedesktop notifications on the session D-Bus).
+    #[arg(long)]
+    pub notify: bool,
+    #[command(flatten)]
+    pub notifications: purser_notify::NotifyArgs,
 }
 
 #[derive(Debug, Subcommand)]

@@ -31,7 +31,7 @@ pub use config::HttpConfig;
 pub use console::{Console, ConsoleError};
 pub use daemon::{
     ADMIN_SOCKET, DATABASE_FILE, Daemon, GROUP_COMMIT_ENV, LOCK_FILE, RunningDaemon,
-    SHUTDOWN_GRACE, ServeConfig, StartError, serve, store_options_from_env,
+    SHUTDOWN_GRACE, ServeConfig, StartError, serve, serve_with, store_options_from_env,
 };
 pub use events::{Event, EventBus, EventKind, Subscription};
 /// The real clock, for [`Daemon::start`] outside tests.

@@ -1,4 +1,5 @@
-//! `purser serve [--listen ADDR] [--allow-remote]`: the daemon, headless.
+//! `purser serve [--listen ADDR] [--allow-remote] [--notify]`: the daemon, headless,
+//! optionally with desktop notifications for the requests that wait for the principal.
 //!
 //! This module checks what only the command line can get wrong (a non-loopback address
 //! needs `--allow-remote`: agent-api.md §1), hands a [`ServeConfig`] to the daemon
@@ -16,7 +17,14 @@ use crate::failure::Failure;
 
 pub async fn run(context: &Context, args: &ServeArgs) -> Result<(), Failure> {
     let config = config(context.data_dir()?, args)?;
-    run_daemon(config).await.map_err(failure_of)
+    let notify = args.notify.then(|| args.notifications.settings());
+    purser_daemon::serve_with(config, |daemon| {
+        notify.map(|settings| {
+            purser_notify::Notifier::spawn(daemon.console().clone(), settings, None)
+        })
+    })
+    .await
+    .map_err(failure_of)
 }
 
 /// The daemon's configuration, or a usage error for a non-loopback address without
@@ -34,11 +42,6 @@ fn config(data_dir: &Path, args: &ServeArgs) -> Result<ServeConfig, Failure> {
         listen: args.listen,
         allow_remote: args.allow_remote,
     })
-}
-
-/// Runs the daemon until it is asked to stop (Ctrl-C, SIGTERM).
-async fn run_daemon(config: ServeConfig) -> anyhow::Result<()> {
-    purser_daemon::serve(config).await
 }
 
 /// Exit 2 for what the user must fix (the data dir is taken, the configuration cannot
@@ -64,6 +67,8 @@ mod tests {
             &ServeArgs {
                 listen: listen.parse().unwrap(),
                 allow_remote,
+                notify: false,
+                notifications: purser_notify::NotifyArgs::default(),
             },
         )
     }
@@ -103,7 +108,7 @@ mod tests {
             purser_daemon::Daemon::start(config.clone(), Arc::new(purser_daemon::SystemClock))
                 .await
                 .unwrap();
-        let failure = failure_of(run_daemon(config).await.unwrap_err());
+        let failure = failure_of(purser_daemon::serve(config).await.unwrap_err());
         assert_eq!(failure.exit(), Exit::Usage);
         let pid = std::process::id();
         assert_eq!(

@@ -398,9 +398,19 @@ impl Drop for RunningDaemon {
 /// (`purser: listening on http://ADDR (data dir DIR)`), and runs until SIGINT or
 /// SIGTERM. A [`StartError`] inside the error says why it did not start.
 pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
+    serve_with(config, |_| ()).await
+}
+
+/// [`serve`], with `companion` started beside the running daemon before it says it
+/// listens (e.g. desktop notifications) and dropped after it stopped.
+pub async fn serve_with<T>(
+    config: ServeConfig,
+    companion: impl FnOnce(&RunningDaemon) -> T,
+) -> anyhow::Result<()> {
     crate::logging::init();
     let mut signals = Signals::new()?;
     let daemon = Daemon::start(config, Arc::new(SystemClock)).await?;
+    let companion = companion(&daemon);
     {
         let mut stdout = std::io::stdout().lock();
         writeln!(
@@ -417,6 +427,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         () = daemon.shutdown_requested() => {}
     }
     daemon.shutdown().await;
+    drop(companion);
     Ok(())
 }
 
