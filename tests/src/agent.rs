@@ -51,6 +51,20 @@ impl Agent {
         request.send(self.addr)
     }
 
+    /// `POST /v1/authorizations` that may meet a dead daemon: `Err` when no complete
+    /// answer came (refused, reset, closed).
+    pub fn try_authorize(&self, body: &Value) -> Result<(u16, Value), String> {
+        let request = self.request("POST", "/v1/authorizations").json(body);
+        let response = request.try_send(self.addr)?;
+        let json = serde_json::from_slice(&response.body).map_err(|error| {
+            format!(
+                "HTTP {} with a body that is not JSON: {error}",
+                response.status
+            )
+        })?;
+        Ok((response.status, json))
+    }
+
     fn exchange(&self, request: Request<'_>) -> (u16, Value) {
         let response = self.send(&request);
         (response.status, response.json())

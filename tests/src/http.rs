@@ -105,6 +105,25 @@ impl<'a> Request<'a> {
         self.exchange(&mut stream)
     }
 
+    /// Like [`Request::send`], but a connection that is refused, reset or closed before
+    /// a complete answer is an `Err` (what it was), not a panic: for tests that kill the
+    /// daemon under load.
+    pub fn try_send(&self, addr: SocketAddr) -> Result<Response, String> {
+        let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+            .map_err(|error| format!("connect to {addr}: {error}"))?;
+        let _ = stream.set_read_timeout(Some(self.timeout));
+        let _ = stream.set_write_timeout(Some(self.timeout));
+        stream
+            .write_all(&self.encode())
+            .and_then(|()| stream.flush())
+            .map_err(|error| format!("send: {error}"))?;
+        let mut raw = Vec::new();
+        stream
+            .read_to_end(&mut raw)
+            .map_err(|error| format!("read after {} bytes: {error}", raw.len()))?;
+        parse_response(&raw).ok_or_else(|| format!("incomplete answer of {} bytes", raw.len()))
+    }
+
     /// Sends the request over the unix socket at `path` (the admin API) and reads the
     /// whole answer.
     pub fn send_unix(&self, path: &Path) -> Response {

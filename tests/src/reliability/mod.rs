@@ -229,6 +229,39 @@ pub fn decimal(micros: i64) -> String {
     format!("{sign}{}.{fraction}", micros / 1_000_000)
 }
 
+/// An RFC 3339 UTC time of the API or the trail (`2026-11-26T13:35:12.566Z`, any number
+/// of fraction digits, `Z` or `+00:00`) in microseconds since 1970: times compare as
+/// numbers, never as strings of different precision.
+pub fn unix_micros(text: &str) -> i64 {
+    try_unix_micros(text).unwrap_or_else(|| panic!("not an RFC 3339 UTC time: {text:?}"))
+}
+
+fn try_unix_micros(text: &str) -> Option<i64> {
+    let text = text
+        .strip_suffix('Z')
+        .or_else(|| text.strip_suffix("+00:00"))?;
+    let (date, time) = text.split_once('T')?;
+    let mut date = date.split('-').map(|part| part.parse::<i64>().ok());
+    let (year, month, day) = (date.next()??, date.next()??, date.next()??);
+    let (clock, fraction) = time.split_once('.').unwrap_or((time, ""));
+    let mut clock = clock.split(':').map(|part| part.parse::<i64>().ok());
+    let (hour, minute, second) = (clock.next()??, clock.next()??, clock.next()??);
+    let fraction: String = fraction
+        .chars()
+        .chain(std::iter::repeat('0'))
+        .take(6)
+        .collect();
+    let fraction: i64 = fraction.parse().ok()?;
+    // Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(((days * 24 + hour) * 60 + minute) * 60_000_000 + second * 1_000_000 + fraction)
+}
+
 /// The resident memory of process `pid` in KiB (`VmRSS` of `/proc/PID/status`).
 pub fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -250,6 +283,19 @@ mod tests {
         assert_eq!(decimal(1), "0.000001");
         assert_eq!(decimal(3_000_000), "3.00");
         assert_eq!(decimal(-1_250_000), "-1.25");
+    }
+
+    #[test]
+    fn times_compare_as_instants() {
+        assert_eq!(unix_micros("1970-01-01T00:00:00Z"), 0);
+        assert_eq!(unix_micros("2000-03-01T00:00:01.5Z"), 951_868_801_500_000);
+        assert!(
+            unix_micros("2026-11-26T13:35:12.566493Z") > unix_micros("2026-11-26T13:35:12.566Z")
+        );
+        assert_eq!(
+            unix_micros("2026-11-26T13:35:12.566+00:00"),
+            unix_micros("2026-11-26T13:35:12.566000000Z")
+        );
     }
 
     #[test]
