@@ -2,8 +2,9 @@
 //!
 //! On launch it starts the daemon in process ([`startup`]) so agents can connect while
 //! the app runs, opens the console window ([`window`]), forwards every daemon event to
-//! the UI ([`events`]), and keeps a tray icon with the pending count and the kill switch
-//! ([`tray`]). The UI calls the principal's controls through [`commands`], typed
+//! the UI ([`events`]), shows a desktop notification with Approve / Deny for each request
+//! that waits ([`notifications`]), and keeps a tray icon with the pending count and the
+//! kill switch ([`tray`]) and a global kill switch shortcut ([`shortcut`]). The UI calls the principal's controls through [`commands`], typed
 //! wrappers over [`purser_daemon::Console`]; errors cross as [`error::IpcError`].
 //!
 //! Closing the window keeps the app (and the daemon) running in the tray; Quit stops the
@@ -15,6 +16,8 @@
 pub mod commands;
 pub mod error;
 pub mod events;
+pub mod notifications;
+pub mod shortcut;
 pub mod startup;
 pub mod tray;
 pub mod window;
@@ -35,13 +38,16 @@ pub fn run() -> ExitCode {
         .invoke_handler(commands::handler())
         .setup(move |app| {
             // Before the window, so agents can connect as soon as the app runs.
-            let launch = tauri::async_runtime::block_on(Launch::start(args));
+            let launch = tauri::async_runtime::block_on(Launch::start(args.clone()));
             let daemon = launch.current().daemon().cloned();
             app.manage(launch);
+            app.manage(notifications::Notifications::default());
             window::create(app.handle())?;
             tray::install(app.handle());
+            shortcut::install(app.handle(), &args.kill_shortcut);
             if let Some(daemon) = daemon {
                 events::forward(app.handle(), &daemon);
+                notifications::start(app.handle(), &daemon, &args);
             }
             stop_on_signals(app.handle());
             Ok(())

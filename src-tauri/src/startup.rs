@@ -1,4 +1,4 @@
-//! Launch: the command line (`--data-dir`, `--listen`), the in-process daemon, and what
+//! Launch: the command line (`--data-dir`, `--listen`, notifications, the kill shortcut), the in-process daemon, and what
 //! the window is told about it ([`StartupState`]).
 //!
 //! The daemon starts before the window opens, on Tauri's tokio runtime, so agents can
@@ -40,6 +40,21 @@ pub struct Args {
     /// Where agents reach the agent API (loopback only; port 0 picks a free one).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7402")]
     pub listen: SocketAddr,
+    /// No desktop notifications for requests that wait (they still wait in the inbox and
+    /// on the tray).
+    #[arg(long, env = "PURSER_NO_NOTIFY")]
+    pub no_notify: bool,
+    #[command(flatten)]
+    pub notifications: purser_notify::NotifyArgs,
+    /// The global shortcut that stops all agent spending, e.g. "Ctrl+Alt+Shift+K";
+    /// "off" for none.
+    #[arg(
+        long,
+        env = "PURSER_KILL_SHORTCUT",
+        value_name = "CHORD",
+        default_value = crate::shortcut::DEFAULT_KILL_SHORTCUT
+    )]
+    pub kill_shortcut: String,
 }
 
 impl Args {
@@ -278,6 +293,11 @@ impl Launch {
             current: RwLock::new(startup),
             retrying: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// The command line the app was started with.
+    pub fn args(&self) -> &Args {
+        &self.args
     }
 
     pub fn current(&self) -> Startup {

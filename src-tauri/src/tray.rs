@@ -222,29 +222,34 @@ fn show(tray: &Tray, state: TrayState) -> tauri::Result<()> {
     Ok(())
 }
 
+/// Engages the kill switch (the tray's item, the global shortcut): on the runtime, never
+/// blocking the caller; the notifier confirms it and the tray shows it.
+pub fn stop_all_spending(app: &AppHandle, reason: &'static str) {
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        let result = match app.state::<Launch>().console() {
+            Ok(console) => kill_switch::kill(&console, Some(reason)).await,
+            Err(error) => Err(error),
+        };
+        match result {
+            Ok(killed) => tracing::warn!(
+                cancelled = killed.cancelled.unwrap_or(0),
+                reason,
+                "kill switch engaged"
+            ),
+            Err(error) => {
+                tracing::error!(%error, reason, "could not engage the kill switch")
+            }
+        }
+        refresh(&app).await;
+    });
+}
+
 fn on_menu_event(app: &AppHandle, event: MenuEvent) {
     match event.id().as_ref() {
         id::INBOX => window::show(app, Some(window::INBOX)),
         id::OPEN => window::show(app, None),
-        id::KILL => {
-            let app = app.clone();
-            tauri::async_runtime::spawn(async move {
-                let result = match app.state::<Launch>().console() {
-                    Ok(console) => kill_switch::kill(&console, Some(TRAY_KILL_REASON)).await,
-                    Err(error) => Err(error),
-                };
-                match result {
-                    Ok(killed) => tracing::warn!(
-                        cancelled = killed.cancelled.unwrap_or(0),
-                        "kill switch engaged from the tray"
-                    ),
-                    Err(error) => {
-                        tracing::error!(%error, "the tray could not engage the kill switch")
-                    }
-                }
-                refresh(&app).await;
-            });
-        }
+        id::KILL => stop_all_spending(app, TRAY_KILL_REASON),
         id::RESUME => {
             let app = app.clone();
             tauri::async_runtime::spawn(async move {

@@ -75,8 +75,8 @@ pub fn show(app: &AppHandle, view: Option<&str>) {
         tracing::warn!("the console window is gone");
         return;
     };
-    // Only a plain view name is ever put into the script.
-    if let Some(view) = view.filter(|view| view.bytes().all(|b| b.is_ascii_lowercase())) {
+    // Only a plain view name (and an authorization id) is ever put into the script.
+    if let Some(view) = view.filter(|view| is_plain_route(view)) {
         if let Err(error) = window.eval(format!("window.location.hash = '#/{view}'")) {
             tracing::warn!(%error, view, "cannot switch the console's view");
         }
@@ -88,6 +88,15 @@ pub fn show(app: &AppHandle, view: Option<&str>) {
     if let Err(error) = shown {
         tracing::warn!(%error, "cannot show the console window");
     }
+}
+
+/// `inbox`, `inbox/auth_01JX…`: a lowercase view, then letters, digits, `_`, `-` and `/`
+/// only, so a route can never break out of the script's string.
+pub fn is_plain_route(route: &str) -> bool {
+    route.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
+        && route
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'/'))
 }
 
 #[cfg(test)]
@@ -105,5 +114,14 @@ mod tests {
         assert!(!is_app_page(&url("https://example.com/"), None));
         assert!(!is_app_page(&url("http://127.0.0.1:7402/v1/health"), None));
         assert!(!is_app_page(&url("file:///etc/passwd"), None));
+    }
+
+    #[test]
+    fn only_plain_routes_reach_the_script() {
+        assert!(is_plain_route("inbox"));
+        assert!(is_plain_route("inbox/auth_01JX9K2M3N"));
+        assert!(!is_plain_route("inbox/'; alert(1); '"));
+        assert!(!is_plain_route("Inbox"));
+        assert!(!is_plain_route(""));
     }
 }

@@ -65,6 +65,7 @@ async fn startup_state(
 ) -> Result<StartupState, IpcError> {
     if let Some(daemon) = launch.retry().await {
         events::forward(&app, &daemon);
+        crate::notifications::start(&app, &daemon, launch.args());
         tray::refresh(&app).await;
     }
     Ok(launch.current().state())

@@ -9,8 +9,15 @@ export function viewFromHash(hash: string): View {
   return (VIEWS as readonly string[]).includes(name) ? (name as View) : 'inbox';
 }
 
+// `#/inbox/auth_…` (a desktop notification's Open): the request to select in the inbox.
+export function focusFromHash(hash: string): string | null {
+  const [view, id] = hash.replace(/^#\/?/, '').split(/[/?]/);
+  return view === 'inbox' && id ? id : null;
+}
+
 class Router {
   view = $state<View>(typeof window === 'undefined' ? 'inbox' : viewFromHash(window.location.hash));
+  focus = $state<string | null>(typeof window === 'undefined' ? null : focusFromHash(window.location.hash));
 }
 
 export const router = new Router();
@@ -25,5 +32,6 @@ export function navigate(view: View): void {
 export function startRouter(): void {
   window.addEventListener('hashchange', () => {
     router.view = viewFromHash(window.location.hash);
+    router.focus = focusFromHash(window.location.hash);
   });
 }

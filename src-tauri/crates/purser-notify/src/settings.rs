@@ -45,7 +45,7 @@ impl NotifySettings {
 }
 
 /// The notification settings on a command line (`purser serve`, the desktop app).
-#[derive(Debug, Clone, Default, clap::Args)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
 pub struct NotifyArgs {
     /// Do not notify requests below this amount, e.g. "5.00 USD" (repeat for other
     /// currencies); they still wait in the inbox and the tray.

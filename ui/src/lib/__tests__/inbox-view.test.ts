@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import Inbox from '../../views/Inbox.svelte';
 import { app } from '../console.svelte';
 import { useBackend } from '../ipc';
+import { focusFromHash, router } from '../router.svelte';
 import { createMockBackend } from '../mock-ipc';
 
 let backend: ReturnType<typeof createMockBackend>;
@@ -92,5 +93,20 @@ describe('Inbox view', () => {
     for (const record of backend.daemon.authorizations.filter((a) => a.status === 'pending')) backend.daemon.deny(record.id);
     render(Inbox);
     await waitFor(() => expect(screen.getByText(/No requests waiting\. Agents that ask above your thresholds appear here\./)).toBeTruthy());
+  });
+
+  it("a notification's Open (#/inbox/<id>) selects that request", async () => {
+    expect(focusFromHash('#/inbox/auth_42')).toBe('auth_42');
+    expect(focusFromHash('#/inbox')).toBeNull();
+    expect(focusFromHash('#/audit/auth_42')).toBeNull();
+    render(Inbox);
+    const pending = backend.daemon.authorizations.filter((a) => a.status === 'pending');
+    await waitFor(() => expect(items()).toHaveLength(pending.length));
+    const oldest = ids()[ids().length - 1]!;
+    expect(items()[0].getAttribute('aria-current')).toBe('true');
+    router.focus = oldest;
+    await waitFor(() => expect(items().find((item) => item.dataset.id === oldest)?.getAttribute('aria-current')).toBe('true'));
+    expect(items()[0].getAttribute('aria-current')).toBeNull();
+    expect(router.focus).toBeNull();
   });
 });
