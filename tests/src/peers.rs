@@ -46,3 +46,102 @@ pub fn node_script(script: &str) -> Command {
 pub fn peers_dir() -> PathBuf {
     workspace_root().join("tests/peers")
 }
+
+/// A peer started with [`spawn`], its output collected while it runs.
+#[derive(Debug)]
+pub struct RunningPeer {
+    child: std::process::Child,
+    what: String,
+    stdout: std::thread::JoinHandle<Vec<u8>>,
+    stderr: std::thread::JoinHandle<Vec<u8>>,
+}
+
+/// What a peer printed and how it ended.
+#[derive(Debug)]
+pub struct PeerOutput {
+    pub status: std::process::ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl PeerOutput {
+    /// The last line of stdout as JSON; panics with everything the peer printed when the
+    /// peer failed or printed none.
+    pub fn json(&self) -> serde_json::Value {
+        assert!(
+            self.status.success(),
+            "the peer exited with {}:\nstdout: {}\nstderr: {}",
+            self.status,
+            self.stdout,
+            self.stderr
+        );
+        let last = self.stdout.lines().last().unwrap_or("");
+        serde_json::from_str(last).unwrap_or_else(|error| {
+            panic!(
+                "the peer printed no JSON ({error}):\nstdout: {}\nstderr: {}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+}
+
+/// Starts `command` with its stdin closed and its stdout and stderr collected.
+pub fn spawn(mut command: Command) -> RunningPeer {
+    use std::io::Read;
+    use std::process::Stdio;
+    let what = format!("{command:?}");
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|error| panic!("cannot start {what}: {error}"));
+    let collect = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            bytes
+        })
+    };
+    let stdout = collect(Box::new(child.stdout.take().expect("stdout is piped")));
+    let stderr = collect(Box::new(child.stderr.take().expect("stderr is piped")));
+    RunningPeer {
+        child,
+        what,
+        stdout,
+        stderr,
+    }
+}
+
+impl RunningPeer {
+    /// Waits for the peer to end; after `timeout` it is killed and the test fails with
+    /// what it printed.
+    pub fn finish(mut self, timeout: std::time::Duration) -> PeerOutput {
+        let status = crate::daemon::wait_with_timeout(&mut self.child, timeout);
+        let killed = status.is_none();
+        if killed {
+            let _ = self.child.kill();
+        }
+        let status = match status {
+            Some(status) => status,
+            None => self.child.wait().expect("wait for a killed peer"),
+        };
+        let text = |bytes: Vec<u8>| String::from_utf8_lossy(&bytes).into_owned();
+        let output = PeerOutput {
+            status,
+            stdout: text(self.stdout.join().unwrap_or_default()),
+            stderr: text(self.stderr.join().unwrap_or_default()),
+        };
+        assert!(
+            !killed,
+            "{} still ran after {timeout:?}; killed.\nstdout: {}\nstderr: {}",
+            self.what, output.stdout, output.stderr
+        );
+        output
+    }
+}
+
+/// Runs `command` to its end within `timeout`.
+pub fn run(command: Command, timeout: std::time::Duration) -> PeerOutput {
+    spawn(command).finish(timeout)
+}

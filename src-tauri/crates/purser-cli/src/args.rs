@@ -60,7 +60,24 @@ pub enum Command {
     Status,
     /// Stream what happens, live, one line per event, until Ctrl-C.
     Watch,
+    /// Serve the agent tools over MCP on stdio, for MCP hosts (token in PURSER_TOKEN).
+    Mcp(McpArgs),
+    /// Print the agent API's OpenAPI 3.1 document (what /v1/openapi.json serves).
+    Openapi,
 }
+
+/// `purser mcp`: an MCP server on stdin/stdout in front of the running daemon. The
+/// agent's token is read from the environment variable PURSER_TOKEN, never from the
+/// command line (other users can read command lines).
+#[derive(Debug, Args)]
+pub struct McpArgs {
+    /// The daemon's agent API.
+    #[arg(long, env = "PURSER_URL", value_name = "URL", default_value = DEFAULT_URL)]
+    pub url: String,
+}
+
+/// Where `purser mcp` finds the daemon unless told otherwise.
+pub const DEFAULT_URL: &str = "http://127.0.0.1:7402";
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {

@@ -4,7 +4,9 @@
 //! - [`Daemon::start`] / [`serve`]: the lifecycle (data dir, lock, store, listeners,
 //!   graceful shutdown).
 //! - [`http::router`]: the agent API on TCP, over the [`Authorizer`] port; [`Broker`]
-//!   is that port over the store, publishing events and waking the expiry task.
+//!   is that port over the store, publishing events and waking the expiry task. It
+//!   serves the MCP endpoint `/mcp` ([`mcp`]) and its own OpenAPI document
+//!   ([`http::openapi`]).
 //! - [`admin::router`]: the admin API on the unix socket, over the [`Console`], the
 //!   principal's controls (approvals, kill switch, agents, policy, audit).
 //! - [`EventBus`], [`Waiters`], [`expiry`]: who hears about a change, who is woken by
@@ -20,6 +22,7 @@ pub mod events;
 pub mod expiry;
 pub mod http;
 pub mod logging;
+pub mod mcp;
 pub mod shutdown;
 pub mod state;
 pub mod token;

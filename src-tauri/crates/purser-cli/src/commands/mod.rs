@@ -14,6 +14,8 @@ mod agent;
 mod approvals;
 mod audit;
 mod kill;
+mod mcp;
+mod openapi;
 mod policy;
 mod serve;
 mod status;
@@ -61,5 +63,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Audit(command) => audit::run(&context, command).await,
         Command::Status => status::run(&context).await,
         Command::Watch => watch::run(&context).await,
+        Command::Mcp(args) => mcp::run(&args).await,
+        Command::Openapi => openapi::run(),
     }
 }

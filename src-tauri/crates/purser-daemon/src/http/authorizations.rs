@@ -1,31 +1,40 @@
 //! `/v1/authorizations`: ask to spend, read a decision (optionally waiting while it is
 //! pending), capture a manual hold, void a hold or withdraw a pending request.
 //!
-//! An agent only ever sees its own authorizations: every store call carries the
+//! The handlers only take HTTP apart: the work is `operations`', shared with the MCP
+//! tools. An agent only ever sees its own authorizations: every store call carries the
 //! authenticated agent, and another agent's id is `not_found`, exactly like an unknown
-//! one. Long-polls reserve their [`WaitSlot`] *before* anything is recorded, so a 429
-//! leaves no trace, and subscribe *before* re-reading, so no decision is missed.
+//! one.
 
 use axum::Json;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
-use purser_core::AuthorizationStatus;
-use tokio::time::Instant;
 
 use super::body::{JsonObject, OptionalJsonObject};
-use super::decode;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::guard::AuthenticatedAgent;
+use super::openapi::{AuthorizationRequestSchema, CaptureRequestSchema, VoidRequestSchema};
+use super::operations;
 use super::query::Wait;
 use super::view::AuthorizationView;
-use crate::authorizer::Authorization;
 use crate::state::AppState;
-use crate::waiters::{TooManyWaiters, WaitSlot};
-
-/// Longest authorization id accepted in a path; longer ones cannot exist.
-const MAX_ID_LEN: usize = 128;
 
 /// `POST /v1/authorizations[?wait=S]`.
+#[utoipa::path(
+    post,
+    path = "/v1/authorizations",
+    operation_id = "createAuthorization",
+    tag = "authorizations",
+    summary = "Ask to spend",
+    description = "Decides a payment the agent intends to make and returns the decision: approved, denied (a normal 200 answer, with the reasons) or pending (the principal decides). With `?wait=S` the answer is held while pending, until the principal decides, the approval expires or S seconds pass. Resending the same request_id with the same fields replays the recorded decision and never spends twice.",
+    params(("wait" = Option<u32>, Query, minimum = 0, maximum = 120, description = "Seconds to hold the answer while the decision is pending (0-120, default 0)")),
+    request_body(content = AuthorizationRequestSchema, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The decision, for a new request and for an exact replay of its request_id", body = AuthorizationView),
+        (status = 409, description = "idempotency_conflict: this request_id was used with different fields; nothing changed", body = ErrorBody),
+    ),
+    security(("agent_token" = [])),
+)]
 #[tracing::instrument(skip_all, fields(agent = %agent.name))]
 pub(crate) async fn create(
     State(state): State<AppState>,
@@ -33,19 +42,29 @@ pub(crate) async fn create(
     Wait(wait): Wait,
     JsonObject(body): JsonObject,
 ) -> Result<Json<AuthorizationView>, ApiError> {
-    let request = decode::authorization_request(&agent.name, &body)?;
-    let slot = reserve_if_waiting(&state, &agent, wait)?;
-    tracing::debug!(request_id = %request.request_id, amount = %request.amount, "deciding");
-    let authorization = state.authorizer().authorize(request).await?;
-    tracing::debug!(id = %authorization.id, status = authorization.status.as_str(), "decided");
-    let authorization = match slot {
-        Some(slot) => settle(&state, &agent, authorization, slot, Instant::now() + wait).await?,
-        None => authorization,
-    };
-    Ok(Json(AuthorizationView::from(&authorization)))
+    operations::create_authorization(&state, &agent, &body, wait)
+        .await
+        .map(Json)
 }
 
 /// `GET /v1/authorizations/{id}[?wait=S]`.
+#[utoipa::path(
+    get,
+    path = "/v1/authorizations/{id}",
+    operation_id = "getAuthorization",
+    tag = "authorizations",
+    summary = "Read one of this agent's authorizations",
+    description = "The authorization as it stands; another agent's id is 404 like an unknown one. With `?wait=S` the answer is held while it is pending (long-poll), until the principal decides, it expires or S seconds pass.",
+    params(
+        ("id" = String, Path, description = "The authorization's id (`auth_…`)"),
+        ("wait" = Option<u32>, Query, minimum = 0, maximum = 120, description = "Seconds to hold the answer while it is pending (0-120, default 0)"),
+    ),
+    responses(
+        (status = 200, description = "The authorization", body = AuthorizationView),
+        (status = 404, description = "not_found: no such authorization for this agent", body = ErrorBody),
+    ),
+    security(("agent_token" = [])),
+)]
 #[tracing::instrument(skip_all, fields(agent = %agent.name))]
 pub(crate) async fn show(
     State(state): State<AppState>,
@@ -53,17 +72,29 @@ pub(crate) async fn show(
     id: Result<Path<String>, PathRejection>,
     Wait(wait): Wait,
 ) -> Result<Json<AuthorizationView>, ApiError> {
-    let id = authorization_id(id)?;
-    let slot = reserve_if_waiting(&state, &agent, wait)?;
-    let authorization = find(&state, &agent, &id).await?;
-    let authorization = match slot {
-        Some(slot) => settle(&state, &agent, authorization, slot, Instant::now() + wait).await?,
-        None => authorization,
-    };
-    Ok(Json(AuthorizationView::from(&authorization)))
+    let id = path_id(id)?;
+    operations::get_authorization(&state, &agent, &id, wait)
+        .await
+        .map(Json)
 }
 
 /// `POST /v1/authorizations/{id}/capture` with `{"amount": "…"}` or no body (all).
+#[utoipa::path(
+    post,
+    path = "/v1/authorizations/{id}/capture",
+    operation_id = "captureAuthorization",
+    tag = "authorizations",
+    summary = "Capture a manual hold",
+    description = "For an approved manual-capture authorization: records what was actually spent, at most the authorized amount (default: all of it); the rest of the hold is released.",
+    params(("id" = String, Path, description = "The authorization's id (`auth_…`)")),
+    request_body(content = Option<CaptureRequestSchema>, content_type = "application/json", description = "Optional: no body captures the whole amount"),
+    responses(
+        (status = 200, description = "The captured authorization", body = AuthorizationView),
+        (status = 404, description = "not_found: no such authorization for this agent", body = ErrorBody),
+        (status = 409, description = "invalid_state: not an approved manual hold (auto capture, pending, denied, already captured or voided, lapsed)", body = ErrorBody),
+    ),
+    security(("agent_token" = [])),
+)]
 #[tracing::instrument(skip_all, fields(agent = %agent.name))]
 pub(crate) async fn capture(
     State(state): State<AppState>,
@@ -71,14 +102,29 @@ pub(crate) async fn capture(
     id: Result<Path<String>, PathRejection>,
     OptionalJsonObject(body): OptionalJsonObject,
 ) -> Result<Json<AuthorizationView>, ApiError> {
-    let id = authorization_id(id)?;
-    let amount = decode::capture_amount(body.as_ref())?;
-    let authorization = state.authorizer().capture(&agent.name, &id, amount).await?;
-    state.waiters().notify(&authorization.id);
-    Ok(Json(AuthorizationView::from(&authorization)))
+    let id = path_id(id)?;
+    operations::capture_authorization(&state, &agent, &id, body.as_ref())
+        .await
+        .map(Json)
 }
 
 /// `POST /v1/authorizations/{id}/void`: takes no body.
+#[utoipa::path(
+    post,
+    path = "/v1/authorizations/{id}/void",
+    operation_id = "voidAuthorization",
+    tag = "authorizations",
+    summary = "Release a hold, or withdraw a pending request",
+    description = "Voids an approved manual hold (nothing is spent) or withdraws a pending request before the principal answers. Takes no body (an empty JSON object is accepted).",
+    params(("id" = String, Path, description = "The authorization's id (`auth_…`)")),
+    request_body(content = Option<VoidRequestSchema>, content_type = "application/json", description = "None, or an empty object"),
+    responses(
+        (status = 200, description = "The voided authorization", body = AuthorizationView),
+        (status = 404, description = "not_found: no such authorization for this agent", body = ErrorBody),
+        (status = 409, description = "invalid_state: neither an approved manual hold nor a pending request", body = ErrorBody),
+    ),
+    security(("agent_token" = [])),
+)]
 #[tracing::instrument(skip_all, fields(agent = %agent.name))]
 pub(crate) async fn void(
     State(state): State<AppState>,
@@ -86,87 +132,13 @@ pub(crate) async fn void(
     id: Result<Path<String>, PathRejection>,
     OptionalJsonObject(body): OptionalJsonObject,
 ) -> Result<Json<AuthorizationView>, ApiError> {
-    let id = authorization_id(id)?;
-    if let Some(field) = body.as_ref().and_then(|body| body.keys().next()) {
-        return Err(ApiError::invalid_field(
-            field.clone(),
-            format!("unknown field {field:?}: void takes no fields"),
-        ));
-    }
-    let authorization = state.authorizer().void(&agent.name, &id).await?;
-    state.waiters().notify(&authorization.id);
-    Ok(Json(AuthorizationView::from(&authorization)))
+    let id = path_id(id)?;
+    operations::void_authorization(&state, &agent, &id, body.as_ref())
+        .await
+        .map(Json)
 }
 
-/// One of the agent's own authorizations.
-async fn find(
-    state: &AppState,
-    agent: &AuthenticatedAgent,
-    id: &str,
-) -> Result<Authorization, ApiError> {
-    state
-        .authorizer()
-        .get_authorization(&agent.name, id)
-        .await?
-        .ok_or_else(not_found)
-}
-
-fn not_found() -> ApiError {
-    ApiError::not_found("no such authorization for this agent")
-}
-
-/// A path id that could name an authorization; anything else is simply not found.
-fn authorization_id(id: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
-    let Path(id) = id.map_err(|_| not_found())?;
-    let plausible = (1..=MAX_ID_LEN).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'));
-    if plausible { Ok(id) } else { Err(not_found()) }
-}
-
-fn reserve_if_waiting(
-    state: &AppState,
-    agent: &AuthenticatedAgent,
-    wait: std::time::Duration,
-) -> Result<Option<WaitSlot>, ApiError> {
-    if wait.is_zero() {
-        return Ok(None);
-    }
-    state.waiters().reserve(&agent.name).map(Some).map_err(|TooManyWaiters { limit, .. }| {
-        ApiError::rate_limited(
-            format!(
-                "this agent already has {limit} requests waiting for a decision; wait for one to finish or poll without ?wait"
-            ),
-            std::time::Duration::from_secs(1),
-        )
-    })
-}
-
-/// Holds the answer while `authorization` is pending, until it changes or `deadline`.
-async fn settle(
-    state: &AppState,
-    agent: &AuthenticatedAgent,
-    authorization: Authorization,
-    slot: WaitSlot,
-    deadline: Instant,
-) -> Result<Authorization, ApiError> {
-    if authorization.status != AuthorizationStatus::Pending {
-        return Ok(authorization);
-    }
-    let mut ticket = slot.watch(&authorization.id);
-    let recheck = state.config().wait_recheck;
-    loop {
-        // Read after subscribing: a decision made since the last read is seen here.
-        let current = find(state, agent, &authorization.id).await?;
-        let now = Instant::now();
-        if current.status != AuthorizationStatus::Pending || now >= deadline || ticket.is_closing()
-        {
-            return Ok(current);
-        }
-        tokio::select! {
-            () = ticket.changed() => {}
-            () = tokio::time::sleep_until(deadline.min(now + recheck)) => {}
-        }
-    }
+/// A path id that could not even be extracted is simply not found.
+fn path_id(id: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
+    id.map(|Path(id)| id).map_err(|_| operations::not_found())
 }

@@ -23,7 +23,8 @@ pub const MAX_PURPOSE_CHARS: usize = 1_000;
 /// Largest `context` object, serialized, in bytes.
 pub const MAX_CONTEXT_BYTES: usize = 16 * 1024;
 
-const AUTHORIZATION_FIELDS: &[&str] = &[
+/// The fields of `POST /v1/authorizations`.
+pub const AUTHORIZATION_FIELDS: &[&str] = &[
     "request_id",
     "amount",
     "currency",
@@ -35,7 +36,8 @@ const AUTHORIZATION_FIELDS: &[&str] = &[
     "purpose",
     "context",
 ];
-const USAGE_FIELDS: &[&str] = &[
+/// The fields of `POST /v1/usage`.
+pub const USAGE_FIELDS: &[&str] = &[
     "request_id",
     "action",
     "units",
@@ -43,7 +45,8 @@ const USAGE_FIELDS: &[&str] = &[
     "currency",
     "session_id",
 ];
-const CAPTURE_FIELDS: &[&str] = &["amount"];
+/// The fields of `POST /v1/authorizations/{id}/capture`.
+pub const CAPTURE_FIELDS: &[&str] = &["amount"];
 
 /// `POST /v1/authorizations`: a payment request of `agent`.
 pub fn authorization_request(

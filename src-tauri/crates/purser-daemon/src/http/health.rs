@@ -10,6 +10,14 @@ pub struct Health {
     pub version: &'static str,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/health",
+    operation_id = "getHealth",
+    tag = "meta",
+    summary = "Is the daemon up?",
+    responses((status = 200, description = "Up", body = super::openapi::HealthSchema)),
+)]
 pub(crate) async fn health() -> Json<Health> {
     Json(Health {
         status: "ok",

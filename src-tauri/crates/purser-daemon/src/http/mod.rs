@@ -11,6 +11,8 @@ pub mod decode;
 pub mod error;
 pub mod guard;
 pub mod health;
+pub mod openapi;
+pub mod operations;
 pub mod query;
 pub mod rate_limit;
 pub mod routes;
@@ -19,4 +21,5 @@ pub mod view;
 
 pub use error::{ApiError, ErrorCode};
 pub use guard::AuthenticatedAgent;
+pub use openapi::{openapi, openapi_json_pretty};
 pub use routes::router;

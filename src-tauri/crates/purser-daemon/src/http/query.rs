@@ -9,6 +9,7 @@ use axum::http::request::Parts;
 use purser_core::SessionId;
 
 use super::error::ApiError;
+use super::operations::{session_id, wait_out_of_range, wait_seconds};
 use crate::state::AppState;
 
 /// `?wait=S`: seconds to hold the answer while the decision is pending (default 0).
@@ -27,22 +28,11 @@ impl FromRequestParts<AppState> for Wait {
         let Some(text) = single_parameter(parts.uri.query(), "wait")? else {
             return Ok(Wait::default());
         };
-        let out_of_range = || {
-            ApiError::invalid_field(
-                "wait",
-                format!(
-                    "wait must be a whole number of seconds from 0 to {max_secs}, e.g. ?wait=30"
-                ),
-            )
-        };
         if text.is_empty() || text.len() > 6 || !text.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(out_of_range());
+            return Err(wait_out_of_range(max_secs));
         }
-        let secs: u64 = text.parse().map_err(|_| out_of_range())?;
-        if secs > max_secs {
-            return Err(out_of_range());
-        }
-        Ok(Wait(Duration::from_secs(secs)))
+        let secs: u64 = text.parse().map_err(|_| wait_out_of_range(max_secs))?;
+        wait_seconds(state, secs).map(Wait)
     }
 }
 
@@ -53,14 +43,7 @@ impl FromRequestParts<AppState> for SessionQuery {
         let Some(text) = single_parameter(parts.uri.query(), "session_id")? else {
             return Ok(SessionQuery(None));
         };
-        text.parse::<SessionId>()
-            .map(|id| SessionQuery(Some(id)))
-            .map_err(|e| {
-                ApiError::invalid_field(
-                    "session_id",
-                    format!("session_id {:?} is invalid: {}", e.value, e.rule),
-                )
-            })
+        session_id(&text).map(|id| SessionQuery(Some(id)))
     }
 }
 
