@@ -123,7 +123,10 @@ impl Writer {
             return;
         };
         if let Err(error) = sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await {
-            tracing::error!(%error, "cannot begin a transaction");
+            tracing::error!(%error, "cannot begin a transaction; reconnecting for the next batch");
+            // Nothing was begun, so the state is still exact; the connection is replaced
+            // (see below why a failed connection is never reused).
+            self.conn = None;
             let error = StoreError::Unavailable(error.to_string());
             for command in commands {
                 command.fail(error.clone());
@@ -168,11 +171,14 @@ impl Writer {
         let error = failure.unwrap_or_else(|| StoreError::Unavailable("the batch failed".into()));
         tracing::error!(%error, commit_failed, "batch rolled back; answering every caller unavailable");
         if let Err(rollback) = sqlx::query("ROLLBACK").execute(&mut *conn).await {
-            // After a failed COMMIT SQLite may already have rolled back; either way the
-            // connection is replaced so no transaction can be left open.
-            tracing::warn!(%rollback, "rollback failed; reconnecting");
-            self.conn = None;
+            // After a failed COMMIT SQLite may already have rolled back.
+            tracing::warn!(%rollback, "rollback failed");
         }
+        // The connection is replaced, so no transaction can be left open and the next
+        // batch sees the database as it is now: a connection that met a read-only or
+        // unopenable file (EPERM, EROFS) stays read-only for good after the file is
+        // writable again (SQLITE_READONLY), and only a new one recovers by itself.
+        self.conn = None;
         if commit_failed {
             self.state = None;
         }
