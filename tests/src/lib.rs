@@ -21,6 +21,7 @@ pub mod daemon;
 pub mod desktop;
 pub mod http;
 pub mod peers;
+pub mod rails;
 pub mod reliability;
 pub mod watch;
 

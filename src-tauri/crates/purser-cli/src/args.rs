@@ -93,6 +93,28 @@ pub struct ServeArgs {
     pub notify: bool,
     #[command(flatten)]
     pub notifications: purser_notify::NotifyArgs,
+    #[command(flatten)]
+    pub stripe: StripeArgs,
+}
+
+/// The Stripe guard proxy of `purser serve` (README, "Payment rails").
+#[derive(Debug, Clone, Default, Args)]
+pub struct StripeArgs {
+    /// Serve a Stripe-compatible API on this loopback address (e.g. 127.0.0.1:7403): agents
+    /// point the Stripe SDK at it with their Purser token as the API key.
+    #[arg(long, value_name = "ADDR")]
+    pub stripe_proxy: Option<SocketAddr>,
+    /// The Stripe API the proxy forwards approved calls to (https; http on loopback only).
+    #[arg(long, value_name = "URL", default_value = purser_daemon::rails::stripe::DEFAULT_UPSTREAM)]
+    pub stripe_upstream: String,
+    /// The environment variable holding the real Stripe secret key (never logged, never
+    /// shown to agents).
+    #[arg(long, value_name = "VAR", default_value = "STRIPE_SECRET_KEY")]
+    pub stripe_key_env: String,
+    /// Seconds a Stripe call waiting for the principal is held open before the agent is
+    /// told to retry later with the same Idempotency-Key (0-120).
+    #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=120))]
+    pub stripe_wait: u64,
 }
 
 #[derive(Debug, Subcommand)]

@@ -23,6 +23,7 @@ pub mod expiry;
 pub mod http;
 pub mod logging;
 pub mod mcp;
+pub mod rails;
 pub mod shutdown;
 pub mod state;
 pub mod token;

@@ -9,9 +9,13 @@
 
 use std::path::Path;
 
+use std::time::Duration;
+
+use purser_daemon::rails::RailsConfig;
+use purser_daemon::rails::stripe::{StripeConfig, StripeSecret};
 use purser_daemon::{ServeConfig, StartError};
 
-use crate::args::ServeArgs;
+use crate::args::{ServeArgs, StripeArgs};
 use crate::commands::Context;
 use crate::failure::Failure;
 
@@ -41,6 +45,36 @@ fn config(data_dir: &Path, args: &ServeArgs) -> Result<ServeConfig, Failure> {
         data_dir: data_dir.to_owned(),
         listen: args.listen,
         allow_remote: args.allow_remote,
+        rails: rails(&args.stripe, |name| std::env::var(name).ok())?,
+    })
+}
+
+/// The rails of `purser serve`: the Stripe proxy when `--stripe-proxy` is given, with the
+/// secret key read from the environment variable `--stripe-key-env` names.
+fn rails(stripe: &StripeArgs, env: impl Fn(&str) -> Option<String>) -> Result<RailsConfig, Failure> {
+    let Some(listen) = stripe.stripe_proxy else {
+        return Ok(RailsConfig::default());
+    };
+    if !listen.ip().is_loopback() {
+        return Err(Failure::usage(format!(
+            "--stripe-proxy {listen} is not a loopback address: the proxy spends with the principal's Stripe key and listens on loopback only"
+        )));
+    }
+    let name = &stripe.stripe_key_env;
+    let secret = env(name)
+        .as_deref()
+        .and_then(StripeSecret::new)
+        .ok_or_else(|| {
+            Failure::usage(format!(
+                "--stripe-proxy needs the Stripe secret key in the environment variable {name} (--stripe-key-env names another)"
+            ))
+        })?;
+    purser_daemon::rails::stripe::upstream::check_base_url(&stripe.stripe_upstream)
+        .map_err(Failure::usage)?;
+    let mut config = StripeConfig::new(listen, stripe.stripe_upstream.clone(), secret);
+    config.wait = Duration::from_secs(stripe.stripe_wait);
+    Ok(RailsConfig {
+        stripe: Some(config),
     })
 }
 
@@ -69,6 +103,7 @@ mod tests {
                 allow_remote,
                 notify: false,
                 notifications: purser_notify::NotifyArgs::default(),
+                stripe: StripeArgs::default(),
             },
         )
     }
@@ -103,6 +138,7 @@ mod tests {
             data_dir: dir.path().to_owned(),
             listen: "127.0.0.1:0".parse().unwrap(),
             allow_remote: false,
+            rails: RailsConfig::default(),
         };
         let first =
             purser_daemon::Daemon::start(config.clone(), Arc::new(purser_daemon::SystemClock))
@@ -126,5 +162,31 @@ mod tests {
         let failure = failure_of(anyhow::anyhow!("the disk is on fire"));
         assert_eq!(failure.exit(), Exit::Failed);
         assert_eq!(failure.text(), "purser: the disk is on fire");
+    }
+
+    #[test]
+    fn the_stripe_proxy_needs_its_key_and_a_safe_upstream() {
+        let args = |proxy: Option<&str>, upstream: &str| StripeArgs {
+            stripe_proxy: proxy.map(|p| p.parse().unwrap()),
+            stripe_upstream: upstream.into(),
+            stripe_key_env: "KEY".into(),
+            stripe_wait: 7,
+        };
+        let with_key = |name: &str| (name == "KEY").then(|| "sk_test_1".to_owned());
+        let none = rails(&args(None, "https://api.stripe.com"), with_key).unwrap();
+        assert_eq!(none.stripe, None);
+        let on = rails(&args(Some("127.0.0.1:7403"), "https://api.stripe.com"), with_key)
+            .unwrap()
+            .stripe
+            .unwrap();
+        assert_eq!(on.secret.expose(), "sk_test_1");
+        assert_eq!(on.wait, Duration::from_secs(7));
+        assert!(!format!("{on:?}").contains("sk_test_1"), "the key never shows");
+        let missing = rails(&args(Some("127.0.0.1:7403"), "https://api.stripe.com"), |_| None);
+        assert_eq!(missing.unwrap_err().exit(), Exit::Usage);
+        let remote = rails(&args(Some("0.0.0.0:7403"), "https://api.stripe.com"), with_key);
+        assert_eq!(remote.unwrap_err().exit(), Exit::Usage);
+        let clear = rails(&args(Some("127.0.0.1:7403"), "http://stripe.example"), with_key);
+        assert_eq!(clear.unwrap_err().exit(), Exit::Usage);
     }
 }

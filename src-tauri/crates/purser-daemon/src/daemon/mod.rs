@@ -33,6 +33,8 @@ use crate::console::{Console, ConsoleParts};
 use crate::events::{EVENT_CAPACITY, EventBus};
 use crate::expiry::{ExpiryAlarm, ExpiryTask};
 use crate::http;
+use crate::rails::RailsConfig;
+use crate::rails::stripe::Proxy as StripeProxy;
 use crate::shutdown::{Shutdown, ShutdownHandle};
 use crate::state::AppState;
 use crate::waiters::Waiters;
@@ -54,6 +56,8 @@ pub struct ServeConfig {
     pub listen: SocketAddr,
     /// Allow a non-loopback `listen` (no TLS: trusted networks only).
     pub allow_remote: bool,
+    /// The payment rails to run besides the agent API (the Stripe proxy).
+    pub rails: RailsConfig,
 }
 
 impl ServeConfig {
@@ -63,6 +67,7 @@ impl ServeConfig {
             data_dir: data_dir.into(),
             listen: SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT)),
             allow_remote: false,
+            rails: RailsConfig::default(),
         }
     }
 }
@@ -121,6 +126,7 @@ pub struct Daemon;
 #[derive(Debug)]
 pub struct RunningDaemon {
     agent_addr: SocketAddr,
+    stripe_addr: Option<SocketAddr>,
     admin_socket_path: PathBuf,
     data_dir: PathBuf,
     console: Console<SqliteStore>,
@@ -195,6 +201,10 @@ impl Daemon {
             what: "cannot read the agent API's address".into(),
             source,
         })?;
+        let stripe_tcp = match &config.rails.stripe {
+            Some(stripe) => Some(bind_stripe_proxy(stripe.listen).await?),
+            None => None,
+        };
         let admin_socket_path = data_dir.join(ADMIN_SOCKET);
         let unix = bind_admin_socket(&admin_socket_path)?;
 
@@ -221,12 +231,21 @@ impl Daemon {
             events.clone(),
             alarm.clone(),
         );
-        let agent_api = http::router(AppState::new(
+        let app_state = AppState::new(
             Arc::new(broker),
             Arc::clone(&clock),
             Arc::clone(&waiters),
             http_config,
-        ));
+        );
+        let stripe_proxy = match (&config.rails.stripe, stripe_tcp) {
+            (Some(stripe), Some((tcp, addr))) => {
+                let proxy = StripeProxy::new(app_state.clone(), stripe, addr.port(), &data_dir)
+                    .map_err(StartError::Config)?;
+                Some((tcp, addr, proxy))
+            }
+            _ => None,
+        };
+        let agent_api = http::router(app_state);
         let admin_api = admin::router(AdminState {
             console: console.clone(),
             shutdown: shutdown.clone(),
@@ -247,6 +266,27 @@ impl Daemon {
                 }
             }),
         ));
+        let mut stripe_addr = None;
+        if let Some((tcp, addr, proxy)) = stripe_proxy {
+            let mut stop = shutdown.listener();
+            let server = axum::serve(
+                tcp,
+                proxy
+                    .router()
+                    .into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move { stop.recv().await });
+            tasks.push((
+                "Stripe proxy",
+                tokio::spawn(async move {
+                    if let Err(error) = server.await {
+                        tracing::error!(%error, "the Stripe proxy stopped");
+                    }
+                }),
+            ));
+            tracing::info!(listen = %addr, "Stripe proxy started");
+            stripe_addr = Some(addr);
+        }
         let mut stop = shutdown.listener();
         let admin_server =
             axum::serve(unix, admin_api).with_graceful_shutdown(async move { stop.recv().await });
@@ -274,6 +314,7 @@ impl Daemon {
         );
         Ok(RunningDaemon {
             agent_addr,
+            stripe_addr,
             admin_socket_path,
             data_dir,
             console,
@@ -283,6 +324,26 @@ impl Daemon {
             lock: Some(lock),
         })
     }
+}
+
+/// Binds the Stripe proxy's listener: loopback only (its `Host` check admits loopback
+/// names only, and the proxy spends with the principal's Stripe key).
+async fn bind_stripe_proxy(listen: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError> {
+    if !listen.ip().is_loopback() {
+        return Err(StartError::Config(format!(
+            "--stripe-proxy {listen} is not a loopback address: the Stripe proxy spends with the principal's key and listens on loopback only"
+        )));
+    }
+    let tcp = TcpListener::bind(listen).await.map_err(|error| {
+        StartError::Config(format!(
+            "cannot listen on {listen} for the Stripe proxy: {error} (choose another address with --stripe-proxy)"
+        ))
+    })?;
+    let addr = tcp.local_addr().map_err(|source| StartError::Io {
+        what: "cannot read the Stripe proxy's address".into(),
+        source,
+    })?;
+    Ok((tcp, addr))
 }
 
 /// Binds `DATA_DIR/admin.sock` (replacing a stale one: we hold the lock, so nobody
@@ -321,6 +382,11 @@ impl RunningDaemon {
     /// Where the agent API listens (the port actually bound).
     pub fn agent_addr(&self) -> SocketAddr {
         self.agent_addr
+    }
+
+    /// Where the Stripe proxy listens, when configured.
+    pub fn stripe_addr(&self) -> Option<SocketAddr> {
+        self.stripe_addr
     }
 
     pub fn admin_socket_path(&self) -> &Path {
@@ -413,6 +479,11 @@ pub async fn serve_with<T>(
     let companion = companion(&daemon);
     {
         let mut stdout = std::io::stdout().lock();
+        if let Some(addr) = daemon.stripe_addr() {
+            // Before the ready line: whoever waits for that line can read this one.
+            writeln!(stdout, "purser: stripe proxy listening on http://{addr}")
+                .map_err(|error| anyhow::anyhow!("cannot write to standard output: {error}"))?;
+        }
         writeln!(
             stdout,
             "purser: listening on http://{} (data dir {})",

@@ -115,7 +115,7 @@ pub(crate) async fn authenticate(
     }
 }
 
-async fn authentication(
+pub(crate) async fn authentication(
     state: &AppState,
     headers: &HeaderMap,
     peer: IpAddr,

@@ -31,7 +31,8 @@ pub(crate) fn documented_routes_split() -> (OpenApiRouter<AppState>, OpenApiRout
         .routes(routes!(authorizations::capture))
         .routes(routes!(authorizations::void))
         .routes(routes!(usage::record_usage))
-        .routes(routes!(budget::budget));
+        .routes(routes!(budget::budget))
+        .routes(routes!(crate::rails::x402::authorize));
     (open, authenticated)
 }
 

@@ -89,6 +89,7 @@ impl Live {
             data_dir: self.data_dir().to_owned(),
             listen: "127.0.0.1:0".parse().unwrap(),
             allow_remote: false,
+            rails: Default::default(),
         }
     }
 
