@@ -51,7 +51,10 @@ fn config(data_dir: &Path, args: &ServeArgs) -> Result<ServeConfig, Failure> {
 
 /// The rails of `purser serve`: the Stripe proxy when `--stripe-proxy` is given, with the
 /// secret key read from the environment variable `--stripe-key-env` names.
-fn rails(stripe: &StripeArgs, env: impl Fn(&str) -> Option<String>) -> Result<RailsConfig, Failure> {
+fn rails(
+    stripe: &StripeArgs,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<RailsConfig, Failure> {
     let Some(listen) = stripe.stripe_proxy else {
         return Ok(RailsConfig::default());
     };
@@ -175,18 +178,33 @@ mod tests {
         let with_key = |name: &str| (name == "KEY").then(|| "sk_test_1".to_owned());
         let none = rails(&args(None, "https://api.stripe.com"), with_key).unwrap();
         assert_eq!(none.stripe, None);
-        let on = rails(&args(Some("127.0.0.1:7403"), "https://api.stripe.com"), with_key)
-            .unwrap()
-            .stripe
-            .unwrap();
+        let on = rails(
+            &args(Some("127.0.0.1:7403"), "https://api.stripe.com"),
+            with_key,
+        )
+        .unwrap()
+        .stripe
+        .unwrap();
         assert_eq!(on.secret.expose(), "sk_test_1");
         assert_eq!(on.wait, Duration::from_secs(7));
-        assert!(!format!("{on:?}").contains("sk_test_1"), "the key never shows");
-        let missing = rails(&args(Some("127.0.0.1:7403"), "https://api.stripe.com"), |_| None);
+        assert!(
+            !format!("{on:?}").contains("sk_test_1"),
+            "the key never shows"
+        );
+        let missing = rails(
+            &args(Some("127.0.0.1:7403"), "https://api.stripe.com"),
+            |_| None,
+        );
         assert_eq!(missing.unwrap_err().exit(), Exit::Usage);
-        let remote = rails(&args(Some("0.0.0.0:7403"), "https://api.stripe.com"), with_key);
+        let remote = rails(
+            &args(Some("0.0.0.0:7403"), "https://api.stripe.com"),
+            with_key,
+        );
         assert_eq!(remote.unwrap_err().exit(), Exit::Usage);
-        let clear = rails(&args(Some("127.0.0.1:7403"), "http://stripe.example"), with_key);
+        let clear = rails(
+            &args(Some("127.0.0.1:7403"), "http://stripe.example"),
+            with_key,
+        );
         assert_eq!(clear.unwrap_err().exit(), Exit::Usage);
     }
 }
