@@ -464,7 +464,7 @@ fn a_failed_stripe_call_releases_the_hold_and_an_unanswered_one_keeps_it() {
 }
 
 #[test]
-fn confirm_and_capture_spend_once_and_outside_intents_are_authorized() {
+fn confirm_capture_and_refund_spend_once_and_outside_intents_are_authorized() {
     let rig = Rig::start(5);
     // Created through Purser (authorized there), confirmed and captured: one authorization.
     let answer = rig.create_intent(
@@ -540,6 +540,25 @@ fn confirm_and_capture_spend_once_and_outside_intents_are_authorized() {
     );
     assert_eq!(ok_object(&again)["id"], pi);
     assert_eq!(usd_day(&rig.agent), (17_000_000, 0));
+
+    // A refund moves money out of the principal's balance: it is a payment Purser decides,
+    // with category `refund`.
+    let refund = rig.call(
+        "refunds",
+        "create",
+        &[],
+        json!({"payment_intent": pi, "amount": 300, "metadata": {"purpose": "Customer returned one item"}}),
+        Some("refund-1"),
+    );
+    let refund = ok_object(&refund).clone();
+    assert_eq!(refund["amount"], 300);
+    let auth = refund["metadata"]["purser_authorization"].as_str().unwrap();
+    let authorization = rig.authorization(auth);
+    assert_eq!(authorization["category"], "refund", "{authorization}");
+    assert_eq!(authorization["amount"], "3.00");
+    assert_eq!(authorization["merchant"], format!("refund of {pi}"));
+    assert_eq!(authorization["status"], "captured");
+    assert_eq!(usd_day(&rig.agent), (20_000_000, 0));
 }
 
 #[test]
