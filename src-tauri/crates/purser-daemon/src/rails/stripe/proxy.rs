@@ -488,6 +488,34 @@ async fn price(
 /// one currency. Prices without a fixed `unit_amount` (customer-chosen, tiered) and
 /// adjustable quantities are refused: Purser could not bound what the link collects.
 async fn price_payment_link(proxy: &Proxy, form: &Form) -> Result<Priced, StripeError> {
+    let items = link_items(form)?;
+    let mut prices = Vec::with_capacity(items.len());
+    for item in &items {
+        prices.push(lookup(proxy, &format!("/v1/prices/{}", item.price)).await?);
+    }
+    let (minor, currency) = link_total(&items, &prices)?;
+    Ok(Priced {
+        minor,
+        currency,
+        merchant: form.metadata("merchant").map(str::to_owned),
+        purpose: form.metadata("purpose").map(str::to_owned),
+        category: form.metadata("category").map(str::to_owned),
+        object: None,
+        creates: true,
+    })
+}
+
+/// One line of a Payment Link: its price id, quantity, and the param naming it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct LinkItem {
+    price: String,
+    quantity: u64,
+    param: String,
+}
+
+/// A Payment Link's line items, checked: each names a price, quantities are positive
+/// integers (default 1), and none is adjustable by the customer.
+fn link_items(form: &Form) -> Result<Vec<LinkItem>, StripeError> {
     if form
         .pairs()
         .iter()
@@ -504,32 +532,61 @@ async fn price_payment_link(proxy: &Proxy, form: &Form) -> Result<Priced, Stripe
             Some("line_items"),
         ));
     }
+    items
+        .into_iter()
+        .map(|(index, price, quantity)| {
+            let param = format!("line_items[{index}][price]");
+            if price.is_empty() || !is_path_segment(&price) {
+                return Err(StripeError::invalid_request(
+                    "each line item needs a price id",
+                    Some(&param),
+                ));
+            }
+            let quantity = if quantity.is_empty() {
+                1
+            } else {
+                quantity.parse().ok().filter(|q| *q > 0).ok_or_else(|| {
+                    StripeError::invalid_request(
+                        format!("Invalid integer: {quantity}"),
+                        Some(&format!("line_items[{index}][quantity]")),
+                    )
+                })?
+            };
+            Ok(LinkItem {
+                price: price.into_owned(),
+                quantity,
+                param,
+            })
+        })
+        .collect()
+}
+
+/// Σ `unit_amount × quantity` of `items` priced by `prices` (Stripe Price objects, in
+/// the same order), and their one currency. A price without a fixed `unit_amount`
+/// (customer-chosen, tiered) or a recurring one (a subscription: charged again and
+/// again) is refused: Purser could not bound what the link collects.
+fn link_total(items: &[LinkItem], prices: &[Value]) -> Result<(u64, String), StripeError> {
     let mut total: u64 = 0;
     let mut currency: Option<String> = None;
-    for (index, price_id, quantity) in items {
-        let param = format!("line_items[{index}][price]");
-        if price_id.is_empty() || !is_path_segment(&price_id) {
-            return Err(StripeError::invalid_request(
-                "each line item needs a price id",
-                Some(&param),
-            ));
+    for (item, price) in items.iter().zip(prices) {
+        if price
+            .get("recurring")
+            .is_some_and(|recurring| !recurring.is_null())
+        {
+            return Err(StripeError::refused(format!(
+                "price {} is recurring: a Payment Link for it would charge again and again, past Purser",
+                item.price
+            )));
         }
-        let quantity: u64 = if quantity.is_empty() {
-            1
-        } else {
-            quantity.parse().ok().filter(|q| *q > 0).ok_or_else(|| {
-                StripeError::invalid_request(
-                    format!("Invalid integer: {quantity}"),
-                    Some(&format!("line_items[{index}][quantity]")),
-                )
-            })?
-        };
-        let price = lookup(proxy, &format!("/v1/prices/{price_id}")).await?;
-        let unit = price.get("unit_amount").and_then(Value::as_u64).ok_or_else(|| {
-            StripeError::refused(format!(
-                "price {price_id} has no fixed unit_amount, so Purser cannot authorize what the link collects"
-            ))
-        })?;
+        let unit = price
+            .get("unit_amount")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| {
+                StripeError::refused(format!(
+                    "price {} has no fixed unit_amount, so Purser cannot authorize what the link collects",
+                    item.price
+                ))
+            })?;
         let price_currency = price
             .get("currency")
             .and_then(Value::as_str)
@@ -539,27 +596,19 @@ async fn price_payment_link(proxy: &Proxy, form: &Form) -> Result<Priced, Stripe
             Some(first) if *first != price_currency => {
                 return Err(StripeError::invalid_request(
                     "all of a Payment Link's prices must share one currency",
-                    Some(&param),
+                    Some(&item.param),
                 ));
             }
             _ => currency = Some(price_currency),
         }
         total = unit
-            .checked_mul(quantity)
+            .checked_mul(item.quantity)
             .and_then(|line| total.checked_add(line))
             .ok_or_else(|| {
-                StripeError::invalid_request("the link's total is too large", Some(&param))
+                StripeError::invalid_request("the link's total is too large", Some(&item.param))
             })?;
     }
-    Ok(Priced {
-        minor: total,
-        currency: currency.unwrap_or_default(),
-        merchant: form.metadata("merchant").map(str::to_owned),
-        purpose: form.metadata("purpose").map(str::to_owned),
-        category: form.metadata("category").map(str::to_owned),
-        object: None,
-        creates: true,
-    })
+    Ok((total, currency.unwrap_or_default()))
 }
 
 fn positive(object: &Value, field: &str) -> Option<u64> {
@@ -1073,6 +1122,88 @@ mod tests {
         );
         let fresh = |_| request_id_for(None).ok().map(|id| id.to_string());
         assert_ne!(fresh(1), fresh(2));
+    }
+
+    #[test]
+    fn payment_links_total_their_fixed_prices() {
+        let form = |body: &[u8]| {
+            Form::parse(Some("application/x-www-form-urlencoded"), body).unwrap_or_default()
+        };
+        let items = link_items(&form(
+            b"line_items[0][price]=price_a&line_items[0][quantity]=3&line_items[1][price]=price_b",
+        ))
+        .unwrap_or_default();
+        assert_eq!(items.len(), 2);
+        assert_eq!((items[0].quantity, items[1].quantity), (3, 1));
+        let prices = [
+            json!({"id": "price_a", "unit_amount": 1250, "currency": "usd", "recurring": null}),
+            json!({"id": "price_b", "unit_amount": 500, "currency": "USD"}),
+        ];
+        assert_eq!(
+            link_total(&items, &prices).ok(),
+            Some((4_250, "usd".to_owned()))
+        );
+
+        let refused = |prices: &[Value]| link_total(&items, prices).err().map(|e| e.code.clone());
+        let recurring = [
+            json!({"unit_amount": 1250, "currency": "usd", "recurring": {"interval": "month"}}),
+            prices[1].clone(),
+        ];
+        assert_eq!(refused(&recurring).as_deref(), Some("purser_refused"));
+        let custom = [
+            json!({"unit_amount": null, "currency": "usd", "custom_unit_amount": {}}),
+            prices[1].clone(),
+        ];
+        assert_eq!(refused(&custom).as_deref(), Some("purser_refused"));
+        let mixed = [
+            prices[0].clone(),
+            json!({"unit_amount": 500, "currency": "eur"}),
+        ];
+        assert_eq!(refused(&mixed).as_deref(), Some("purser_invalid_request"));
+        let huge = [
+            json!({"unit_amount": u64::MAX, "currency": "usd"}),
+            prices[1].clone(),
+        ];
+        assert_eq!(refused(&huge).as_deref(), Some("purser_invalid_request"));
+
+        assert!(
+            link_items(&form(
+                b"line_items[0][price]=p&line_items[0][adjustable_quantity][enabled]=true"
+            ))
+            .is_err()
+        );
+        assert!(link_items(&form(b"line_items[0][price]=p&line_items[0][quantity]=0")).is_err());
+        assert!(link_items(&form(b"line_items[0][quantity]=2")).is_err());
+        assert!(link_items(&form(b"after_completion[type]=redirect")).is_err());
+    }
+
+    #[test]
+    fn objects_are_priced_from_their_own_fields() {
+        let invoice = json!({"id": "in_1", "amount_due": 5000, "amount_remaining": 4000, "currency": "EUR",
+                             "customer": "cus_1", "customer_name": "Acme GmbH", "metadata": {}});
+        let minor =
+            positive(&invoice, "amount_remaining").or_else(|| positive(&invoice, "amount_due"));
+        let priced =
+            priced_object(&invoice, "in_1", minor, None).unwrap_or_else(|e| unreachable!("{e:?}"));
+        assert_eq!((priced.minor, priced.currency.as_str()), (4000, "eur"));
+        assert_eq!(priced.merchant.as_deref(), Some("Acme GmbH"));
+        assert_eq!(priced.object.as_deref(), Some("in_1"));
+        assert!(!priced.creates);
+        let tagged = json!({"amount": 700, "currency": "usd", "description": "Order 7",
+                            "metadata": {"merchant": "shop.example", "category": "hardware"}});
+        let priced = priced_object(&tagged, "pi_7", Some(700), None)
+            .unwrap_or_else(|e| unreachable!("{e:?}"));
+        assert_eq!(priced.merchant.as_deref(), Some("shop.example"));
+        assert_eq!(priced.purpose.as_deref(), Some("Order 7"));
+        assert_eq!(priced.category.as_deref(), Some("hardware"));
+        assert!(
+            priced_object(&tagged, "pi_7", None, None).is_err(),
+            "no amount, no authorization"
+        );
+        assert!(
+            priced_object(&json!({"amount": 1}), "pi_8", Some(1), None).is_err(),
+            "no currency"
+        );
     }
 
     #[test]
