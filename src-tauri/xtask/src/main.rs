@@ -22,6 +22,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 
 mod peers;
+mod reliability;
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -32,9 +33,10 @@ fn main() -> Result<()> {
         Some("deps") => install_system_packages(),
         Some("bench") => bench(&root, &args[1..]),
         Some("peers") => peers::install(&root, &peers::target_dir(&root)),
+        Some("reliability") => reliability::run(&root, &args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask run [--headless] [-- ARGS...] | cargo xtask test | cargo xtask bench [--quick] | cargo xtask peers | cargo xtask deps"
+                "usage: cargo xtask run [--headless] [-- ARGS...] | cargo xtask test | cargo xtask bench [--quick] | cargo xtask reliability [--short] | cargo xtask peers | cargo xtask deps"
             );
             std::process::exit(2);
         }
@@ -68,6 +70,10 @@ const APT_PACKAGES: &[&str] = &[
     "imagemagick",
     "webkit2gtk-driver",
     "dbus-x11",
+    // The reliability suite's store faults and shifted clocks (docs/reliability.md).
+    "sqlite3",
+    "e2fsprogs",
+    "faketime",
 ];
 
 fn install_system_packages() -> Result<()> {
@@ -160,6 +166,7 @@ fn test(root: &Path) -> Result<()> {
         cargo().args(["test", "--workspace", "--all-targets"]),
     )?;
     step("doc tests", cargo().args(["test", "--workspace", "--doc"]))?;
+    reliability::fuzz(root, reliability::CI_FUZZ_SECONDS)?;
     println!("xtask: all checks passed");
     Ok(())
 }

@@ -227,7 +227,35 @@ async fn clock_jumps_reset_no_window_early_and_revive_no_deadline() {
     assert_eq!(capture.status, 409, "{capture:?}");
     let verified = live.admin("POST", "/admin/audit/verify", None).await;
     assert_eq!(verified.json["intact"], true, "{verified:?}");
+    report_row(jumps);
+}
+
+/// Prints the table row, and appends it to `PURSER_RELIABILITY_REPORT` when set (what
+/// `cargo xtask reliability` collects; the system tests' harness does the same).
+fn report_row(jumps: usize) {
+    let figures = [
+        ("clock jumps", jumps.to_string()),
+        ("windows reset early", "0".into()),
+        ("approvals after deadline", "0".into()),
+        ("captures after hold lapsed", "0".into()),
+        ("audit", "intact".into()),
+    ];
+    let text: Vec<String> = figures.iter().map(|(k, v)| format!("{k}: {v}")).collect();
     println!(
-        "reliability | 6 clock: injected Clock, in process | jumps: {jumps}; windows reset early: 0; approvals after deadline: 0; captures after hold lapsed: 0; audit: intact | PASS"
+        "reliability | 6 clock: injected Clock, in process | {} | PASS",
+        text.join("; ")
     );
+    if let Some(path) = std::env::var_os("PURSER_RELIABILITY_REPORT") {
+        let row = json!({
+            "scenario": "6 clock: injected Clock, in process",
+            "order": figures.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
+            "figures": figures.iter().map(|(k, v)| ((*k).to_owned(), json!(v))).collect::<serde_json::Map<_, _>>(),
+        });
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .unwrap();
+        std::io::Write::write_all(&mut file, format!("{row}\n").as_bytes()).unwrap();
+    }
 }
