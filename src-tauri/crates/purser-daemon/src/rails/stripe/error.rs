@@ -144,7 +144,7 @@ impl StripeError {
                 "invalid_request_error",
                 "purser_authorization_not_held",
                 format!(
-                    "Authorization {authorization} is {status}, so nothing was sent to Stripe; use a new Idempotency-Key to ask again"
+                    "Authorization {authorization} is {status}, so Purser did not send this call to Stripe (again); use a new Idempotency-Key to ask again"
                 ),
             ).with(|detail| { detail.authorization = Some(authorization.to_owned()); })
     }
