@@ -66,6 +66,25 @@ const PEER_TIMEOUT: Duration = Duration::from_secs(150);
 
 static DAEMON: LazyLock<TestDaemon> = LazyLock::new(|| TestDaemon::start(POLICY));
 
+/// The pending request `request_id` of `agent`, once `purser approvals` lists it. The
+/// peer starts an interpreter and connects first, so this allows a slow, busy machine a
+/// minute.
+fn listed_pending(agent: &str, request_id: &str) -> Value {
+    let mut found = None;
+    DAEMON.wait_until(
+        Duration::from_secs(60),
+        &format!("{agent}'s request {request_id} in `purser approvals`"),
+        || {
+            found = DAEMON
+                .approvals()
+                .into_iter()
+                .find(|p| p["agent"] == agent && p["request_id"] == request_id);
+            found.is_some()
+        },
+    );
+    found.expect("found by wait_until")
+}
+
 #[derive(Clone, Copy, Debug)]
 enum Sdk {
     Python,
@@ -102,7 +121,7 @@ fn decisions(sdk: Sdk, transport: &str) {
     let prefix = format!("{agent}-run");
     let running = peers::spawn(peer(sdk, transport, "decisions", &token, &prefix));
     // The principal, through the admin API: approve the pending request once listed.
-    let pending = DAEMON.pending_approval(&agent, &format!("{prefix}-big"));
+    let pending = listed_pending(&agent, &format!("{prefix}-big"));
     let id = pending["id"].as_str().unwrap().to_owned();
     DAEMON.cli_ok(&["approve", &id]);
     let report = running.finish(PEER_TIMEOUT).json();

@@ -18,6 +18,7 @@ use std::time::Duration;
 use purser_system_tests::TestDaemon;
 use purser_system_tests::binary::workspace_root;
 use purser_system_tests::peers::{self, PeerOutput};
+use serde_json::Value;
 
 /// The example policy's limits that the quickstarts show (examples/policy.toml), without
 /// its schedule so the test passes at any hour.
@@ -47,6 +48,25 @@ on_exceed = "ask"
 
 static DAEMON: LazyLock<TestDaemon> = LazyLock::new(|| TestDaemon::start(POLICY));
 
+/// The pending request `request_id` of `agent`, once `purser approvals` lists it. The
+/// peer starts an interpreter and connects first, so this allows a slow, busy machine a
+/// minute.
+fn listed_pending(agent: &str, request_id: &str) -> Value {
+    let mut found = None;
+    DAEMON.wait_until(
+        Duration::from_secs(60),
+        &format!("{agent}'s request {request_id} in `purser approvals`"),
+        || {
+            found = DAEMON
+                .approvals()
+                .into_iter()
+                .find(|p| p["agent"] == agent && p["request_id"] == request_id);
+            found.is_some()
+        },
+    );
+    found.expect("found by wait_until")
+}
+
 /// Runs a quickstart as a fresh agent, approving its pending request as the principal.
 fn run_quickstart(agent: &str, mut command: Command) -> PeerOutput {
     let token = DAEMON.add_agent(agent);
@@ -56,7 +76,7 @@ fn run_quickstart(agent: &str, mut command: Command) -> PeerOutput {
         .env("PURSER_TOKEN", token)
         .env("QUICKSTART_RUN", &run);
     let running = peers::spawn(command);
-    let pending = DAEMON.pending_approval(agent, &format!("quickstart-{run}-upgrade"));
+    let pending = listed_pending(agent, &format!("quickstart-{run}-upgrade"));
     DAEMON.cli_ok(&["approve", pending["id"].as_str().unwrap()]);
     let output = running.finish(Duration::from_secs(90));
     assert!(

@@ -200,32 +200,27 @@ fn add_common_answers(operation: &mut Operation) {
 /// integer and 6 fractional digits. Never a JSON number.
 #[derive(Debug, ToSchema, Serialize)]
 #[schema(as = Money, value_type = String, pattern = r"^[0-9]{1,12}(\.[0-9]{1,6})?$", example = "12.50")]
-#[allow(dead_code, reason = "schema only")]
 pub struct MoneySchema(String);
 
 /// An amount in an answer: a decimal string with 2 to 6 decimals, e.g. "12.50", "0.000001".
 #[derive(Debug, ToSchema, Serialize)]
 #[schema(as = Amount, value_type = String, pattern = r"^[0-9]{1,12}\.[0-9]{2,6}$", example = "12.50")]
-#[allow(dead_code, reason = "schema only")]
 pub struct AmountSchema(String);
 
 /// A currency or asset code: 3-10 uppercase letters or digits. No conversion ever.
 #[derive(Debug, ToSchema, Serialize)]
 #[schema(as = Currency, value_type = String, pattern = r"^[A-Z0-9]{3,10}$", example = "USD")]
-#[allow(dead_code, reason = "schema only")]
 pub struct CurrencySchema(String);
 
 /// An RFC 3339 time in UTC with milliseconds.
 #[derive(Debug, ToSchema, Serialize)]
 #[schema(as = Timestamp, value_type = String, format = DateTime, example = "2026-11-26T10:39:11.123Z")]
-#[allow(dead_code, reason = "schema only")]
 pub struct TimestampSchema(String);
 
 /// Where an authorization is in its life.
 #[derive(Debug, ToSchema, Serialize)]
 #[schema(as = AuthorizationStatus)]
 #[serde(rename_all = "snake_case")]
-#[allow(dead_code, reason = "schema only")]
 pub enum AuthorizationStatusSchema {
     Approved,
     Denied,
@@ -240,7 +235,6 @@ pub enum AuthorizationStatusSchema {
 #[derive(Debug, ToSchema, Serialize)]
 #[schema(as = ReasonCode)]
 #[serde(rename_all = "snake_case")]
-#[allow(dead_code, reason = "schema only")]
 pub enum ReasonCodeSchema {
     KillSwitchEngaged,
     AgentFrozen,
@@ -265,7 +259,6 @@ pub enum ReasonCodeSchema {
 /// One rule that spoke.
 #[derive(Debug, ToSchema, Serialize)]
 #[schema(as = Reason)]
-#[allow(dead_code, reason = "schema only")]
 pub struct ReasonSchema {
     code: ReasonCodeSchema,
     /// What it means, for a human.
@@ -276,7 +269,6 @@ pub struct ReasonSchema {
 #[derive(Debug, ToSchema, Serialize)]
 #[schema(as = DecidedBy)]
 #[serde(rename_all = "snake_case")]
-#[allow(dead_code, reason = "schema only")]
 pub enum DecidedBySchema {
     Policy,
     Principal,
@@ -288,7 +280,6 @@ pub enum DecidedBySchema {
 #[derive(Debug, ToSchema, Serialize)]
 #[schema(as = CaptureMode)]
 #[serde(rename_all = "snake_case")]
-#[allow(dead_code, reason = "schema only")]
 pub enum CaptureModeSchema {
     Auto,
     Manual,
@@ -298,7 +289,6 @@ pub enum CaptureModeSchema {
 #[derive(Debug, ToSchema, Serialize)]
 #[schema(as = Window)]
 #[serde(rename_all = "snake_case")]
-#[allow(dead_code, reason = "schema only")]
 pub enum WindowSchema {
     Transaction,
     Session,
@@ -313,7 +303,6 @@ pub enum WindowSchema {
 #[derive(Debug, ToSchema, Serialize)]
 #[schema(as = BudgetScope)]
 #[serde(rename_all = "snake_case")]
-#[allow(dead_code, reason = "schema only")]
 pub enum BudgetScopeSchema {
     Shared,
     Agent,
@@ -324,7 +313,6 @@ pub enum BudgetScopeSchema {
 #[derive(Debug, ToSchema, Serialize)]
 #[schema(as = OnExceed)]
 #[serde(rename_all = "snake_case")]
-#[allow(dead_code, reason = "schema only")]
 pub enum OnExceedSchema {
     Deny,
     Ask,
@@ -334,7 +322,6 @@ pub enum OnExceedSchema {
 #[derive(Debug, ToSchema, Serialize)]
 #[schema(as = AuthorizationRequest)]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code, reason = "schema only")]
 pub struct AuthorizationRequestSchema {
     /// Idempotency key, unique per agent: the same id with the same fields replays the
     /// decision; with different fields it is refused (409 idempotency_conflict).
@@ -389,7 +376,6 @@ pub struct AuthorizationRequestSchema {
 #[derive(Debug, ToSchema, Serialize)]
 #[schema(as = CaptureRequest)]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code, reason = "schema only")]
 pub struct CaptureRequestSchema {
     /// At most the authorized amount.
     #[schema(nullable = false)]
@@ -400,7 +386,6 @@ pub struct CaptureRequestSchema {
 #[derive(Debug, ToSchema, Serialize)]
 #[schema(as = UsageRequest)]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code, reason = "schema only")]
 pub struct UsageRequestSchema {
     /// Idempotency key, unique per agent.
     #[schema(
@@ -435,7 +420,6 @@ pub struct VoidRequestSchema {}
 /// `GET /v1/health`.
 #[derive(Debug, ToSchema, Serialize)]
 #[schema(as = Health)]
-#[allow(dead_code, reason = "schema only")]
 pub struct HealthSchema {
     #[schema(example = "ok")]
     status: String,

@@ -8,7 +8,7 @@
 //! only to describe those fields to the model (schemars); a unit test keeps them in step
 //! with the decoder's field lists.
 
-#![allow(
+#![expect(
     dead_code,
     reason = "the argument structs are read only by schemars, to describe the tools' inputs"
 )]
