@@ -363,7 +363,7 @@ fn database_bytes(data_dir: &Path) -> u64 {
 }
 
 /// The `purser` binary built next to this one (same profile).
-fn purser_binary() -> Option<PathBuf> {
+pub fn purser_binary() -> Option<PathBuf> {
     let path = target_profile_dir()?.join("purser");
     path.is_file().then_some(path)
 }

@@ -23,6 +23,7 @@ pub mod history;
 pub mod load;
 pub mod machine;
 pub mod mode;
+pub mod notifications;
 pub mod report;
 pub mod stats;
 

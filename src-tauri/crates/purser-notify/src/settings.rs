@@ -45,7 +45,7 @@ impl NotifySettings {
 }
 
 /// The notification settings on a command line (`purser serve`, the desktop app).
-#[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
 pub struct NotifyArgs {
     /// Do not notify requests below this amount, e.g. "5.00 USD" (repeat for other
     /// currencies); they still wait in the inbox and the tray.
@@ -56,13 +56,32 @@ pub struct NotifyArgs {
         value_delimiter = ','
     )]
     pub mute_below: Vec<MuteBelow>,
+    /// How many requests within 10 s get a notification each before the rest are
+    /// counted in one summary notification ("5 requests waiting").
+    #[arg(
+        long = "notify-storm-max",
+        value_name = "N",
+        env = "PURSER_NOTIFY_STORM_MAX",
+        default_value_t = STORM_MAX_SINGLE
+    )]
+    pub storm_max_single: usize,
 }
 
 impl NotifyArgs {
     pub fn settings(&self) -> NotifySettings {
         NotifySettings {
             mute_below: self.mute_below.clone(),
+            storm_max_single: self.storm_max_single,
             ..NotifySettings::default()
+        }
+    }
+}
+
+impl Default for NotifyArgs {
+    fn default() -> NotifyArgs {
+        NotifyArgs {
+            mute_below: Vec::new(),
+            storm_max_single: STORM_MAX_SINGLE,
         }
     }
 }

@@ -1,4 +1,4 @@
-//! `purser-bench [--full] [--write docs/benchmarks.md] [--only engines,load,history]`:
+//! `purser-bench [--full] [--write docs/benchmarks.md] [--only engines,load,notify,history]`:
 //! every benchmark in one run, one table; `--write` puts the table (with the machine,
 //! the commit and this command) into the given Markdown file between its markers.
 //! `cargo xtask bench` runs it in full and writes `docs/benchmarks.md`.
@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
 use purser_bench::load::Target;
-use purser_bench::{Mode, Report, engines, history, load};
+use purser_bench::{Mode, Report, engines, history, load, notifications};
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> anyhow::Result<()> {
@@ -28,10 +28,10 @@ async fn main() -> anyhow::Result<()> {
             .transpose()
     };
     let write = value("--write")?.map(PathBuf::from);
-    let only = value("--only")?.unwrap_or_else(|| "engines,load,history".to_owned());
+    let only = value("--only")?.unwrap_or_else(|| "engines,load,notify,history".to_owned());
     for part in only.split(',') {
-        if !matches!(part, "engines" | "load" | "history") {
-            bail!("--only takes engines, load and history, comma-separated; not {part:?}");
+        if !matches!(part, "engines" | "load" | "notify" | "history") {
+            bail!("--only takes engines, load, notify and history, comma-separated; not {part:?}");
         }
     }
     let mut report = Report::new(
@@ -51,6 +51,14 @@ async fn main() -> anyhow::Result<()> {
     if only.contains("load") {
         println!("== daemon under load");
         report.extend(load::run(mode, Target::InProcess).await?);
+    }
+    if only.contains("notify") {
+        println!("== notifications: agent request to the principal's desktop");
+        let (figures, notes) = notifications::run(mode).await?;
+        report.extend(figures);
+        for note in notes {
+            report.note(note);
+        }
     }
     if only.contains("history") {
         println!("== history and footprint");
