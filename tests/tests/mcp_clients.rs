@@ -302,6 +302,16 @@ fn mcp_endpoint_has_the_agent_api_gates() {
     let answer = mcp(anonymous);
     assert_error(&(answer.status, answer.json()), 401, "unauthenticated");
 
+    // Stateless: no event stream to GET, no session to DELETE.
+    for method in ["GET", "DELETE"] {
+        let answer = agent.send(
+            &agent
+                .request(method, "/mcp")
+                .header("Accept", "text/event-stream"),
+        );
+        assert_error(&(answer.status, answer.json()), 405, "method_not_allowed");
+    }
+
     // Bodies are bounded like the agent API's, chunked or not.
     let huge = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"pad": "x".repeat(70 * 1024)}});
     let answer = agent.send(

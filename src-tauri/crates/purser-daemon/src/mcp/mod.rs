@@ -34,6 +34,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
+use axum::http::Method;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use rmcp::model::{
@@ -53,7 +54,7 @@ pub use tools::{
 };
 
 use crate::http::body::read_bounded;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ErrorCode};
 use crate::http::guard::AuthenticatedAgent;
 use crate::http::operations;
 use crate::state::AppState;
@@ -260,9 +261,17 @@ pub fn endpoint(state: &AppState) -> Endpoint {
     }
 }
 
-/// Serves one `/mcp` request (already admitted and authenticated): the body is read
-/// within the agent API's limit, then handed to rmcp.
+/// Serves one `/mcp` request (already admitted and authenticated): a POST's body is read
+/// within the agent API's limit, then handed to rmcp. Stateless, there is no event
+/// stream to GET and no session to DELETE: other methods are 405 in the contract's shape.
 pub(crate) async fn serve(State(endpoint): State<Endpoint>, request: Request) -> Response {
+    if request.method() != Method::POST {
+        return ApiError::new(
+            ErrorCode::MethodNotAllowed,
+            "/mcp takes POST only: one JSON-RPC message per request (stateless streamable HTTP)",
+        )
+        .into_response();
+    }
     let (parts, body) = request.into_parts();
     let bytes = match read_bounded(body, endpoint.body_limit).await {
         Ok(bytes) => bytes,
