@@ -691,9 +691,10 @@ async fn lookup(proxy: &Proxy, path: &str) -> Result<Value, StripeError> {
     }
 }
 
-/// Did Purser authorize `object` for `agent`, for its current amount and currency?
-/// An object that names another agent's authorization, or an amount that changed, is
-/// refused.
+/// Did Purser authorize `object` for `agent`, for its current amount and currency, and
+/// count it as spent? An object that names another agent's authorization, or whose
+/// amount changed since, is refused; one whose authorization spent nothing (voided,
+/// denied) is not authorized, so paying it is decided anew.
 async fn authorized_by_purser(
     proxy: &Proxy,
     agent: &AgentName,
@@ -725,11 +726,16 @@ async fn authorized_by_purser(
         .and_then(|minor| amount_from_minor(minor, stripe_exponent(currency)).ok());
     let same = amount == Some(authorization.amount)
         && currency.eq_ignore_ascii_case(authorization.currency.as_str());
-    let settled = matches!(
+    let spent = matches!(
         authorization.status,
         AuthorizationStatus::Captured | AuthorizationStatus::Approved
     );
-    if same && settled {
+    if !spent {
+        // Its creation spent nothing (Stripe refused it, e.g. a declined card, and the
+        // hold was voided): paying it now is a new payment to decide.
+        return Ok(false);
+    }
+    if same {
         Ok(true)
     } else {
         Err(StripeError::refused(format!(
