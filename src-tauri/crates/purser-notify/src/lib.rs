@@ -26,7 +26,7 @@ pub mod storm;
 #[cfg(feature = "fake-server")]
 pub mod fake_server;
 
-pub use notifier::{Notifier, Opener};
+pub use notifier::{Choice, Notifier, Opener, decide_on_click};
 pub use prompt::{PendingRequest, Prompt};
 pub use settings::{MuteBelow, NotifyArgs, NotifySettings, SettingsError};
 pub use storm::{Delivery, StormGuard};

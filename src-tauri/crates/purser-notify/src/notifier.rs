@@ -354,8 +354,9 @@ async fn summary_task<S: Store + 'static>(
     }
 }
 
-#[derive(Debug, Clone, Copy)]
-enum Choice {
+/// The two buttons that decide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Choice {
     Approve,
     Deny,
 }
@@ -366,7 +367,19 @@ async fn decide<S: Store + 'static>(
     request: &PendingRequest,
     choice: Choice,
 ) {
-    let console = &shared.console;
+    if let Some(prompt) = decide_on_click(&shared.console, request, choice).await {
+        announce(Arc::clone(shared), prompt).await;
+    }
+}
+
+/// What a click on Approve / Deny does: the same decision as the console's, and the
+/// notice to show when it did not do what the principal asked (already decided
+/// elsewhere, refused by the re-check, the store unavailable), `None` when it did.
+pub async fn decide_on_click<S: Store + 'static>(
+    console: &Console<S>,
+    request: &PendingRequest,
+    choice: Choice,
+) -> Option<Prompt> {
     let result = match choice {
         Choice::Approve => console.approve(&request.id, GrantChoice::Once).await,
         Choice::Deny => {
@@ -407,9 +420,7 @@ async fn decide<S: Store + 'static>(
             ))
         }
     };
-    if let Some(prompt) = follow_up {
-        announce(Arc::clone(shared), prompt).await;
-    }
+    follow_up
 }
 
 fn open<S: Store + 'static>(shared: &Shared<S>, id: Option<&str>) {

@@ -69,8 +69,8 @@ impl PendingRequest {
             body.push_str(&escape(&rule.message));
         }
         if let Some(expires_at) = &self.expires_at {
-            body.push_str("\nExpires (denied) at ");
-            body.push_str(&escape(expires_at));
+            body.push_str("\nDenied unless answered by ");
+            body.push_str(&escape(&local_time(expires_at)));
         }
         let mut actions = vec![(action::APPROVE, "Approve"), (action::DENY, "Deny")];
         if can_open {
@@ -115,6 +115,14 @@ pub fn notice(summary: impl Into<String>, body: impl Into<String>) -> Prompt {
     }
 }
 
+/// "14:28" in the principal's time zone (the RFC 3339 text itself if it cannot be read).
+fn local_time(rfc3339: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(rfc3339).map_or_else(
+        |_| rfc3339.to_owned(),
+        |at| at.with_timezone(&chrono::Local).format("%H:%M").to_string(),
+    )
+}
+
 /// Servers that support body markup read `<`, `>` and `&` as markup: an agent's purpose
 /// must show as text, never as markup (or a fake link).
 fn escape(text: &str) -> String {
@@ -148,10 +156,17 @@ mod tests {
         );
         assert_eq!(
             prompt.body,
-            "Buy &lt;b&gt;credits&lt;/b&gt; &amp; more\n\
-             Asked by: 42.00 USD is over the approval threshold of 25.00 USD\n\
-             Expires (denied) at 2026-11-26T14:10:00Z"
+            format!(
+                "Buy &lt;b&gt;credits&lt;/b&gt; &amp; more\n\
+                 Asked by: 42.00 USD is over the approval threshold of 25.00 USD\n\
+                 Denied unless answered by {}",
+                chrono::DateTime::parse_from_rfc3339("2026-11-26T14:10:00Z")
+                    .unwrap()
+                    .with_timezone(&chrono::Local)
+                    .format("%H:%M")
+            )
         );
+        assert_eq!(local_time("not a time"), "not a time");
         assert_eq!(
             prompt.actions,
             vec![
