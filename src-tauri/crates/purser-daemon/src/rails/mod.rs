@@ -185,3 +185,245 @@ pub(crate) async fn refuse_proxy_hold(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use purser_core::{AuthorizationRequest, CaptureMode, RequestKind};
+    use purser_store::{SqliteStore, Store, StoreOptions, SystemClock};
+
+    use super::*;
+
+    /// A rail that answers what it is told and counts what it was sent.
+    #[derive(Debug)]
+    struct CountingRail {
+        sent: AtomicUsize,
+        answer: std::sync::Mutex<Outcome>,
+    }
+
+    impl CountingRail {
+        fn answering(outcome: Outcome) -> CountingRail {
+            CountingRail {
+                sent: AtomicUsize::new(0),
+                answer: std::sync::Mutex::new(outcome),
+            }
+        }
+
+        fn set(&self, outcome: Outcome) {
+            *self
+                .answer
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = outcome;
+        }
+    }
+
+    impl Rail for CountingRail {
+        fn name(&self) -> &'static str {
+            "counting"
+        }
+
+        fn execute<'a>(&'a self, _order: &'a Order) -> BoxFuture<'a, Outcome> {
+            self.sent.fetch_add(1, Ordering::SeqCst);
+            let answer = self
+                .answer
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone();
+            Box::pin(async move { answer })
+        }
+    }
+
+    fn receipt(outcome: ReceiptOutcome, status: u16) -> Receipt {
+        Receipt {
+            outcome,
+            status,
+            body: format!("{{\"status\":{status}}}"),
+        }
+    }
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        store: SqliteStore,
+        receipts: ReceiptBook,
+        agent: AgentName,
+    }
+
+    async fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
+        let store = SqliteStore::open(
+            &dir.path().join("purser.db"),
+            Arc::new(SystemClock),
+            StoreOptions::default(),
+        )
+        .await
+        .unwrap_or_else(|e| unreachable!("{e}"));
+        let text = "version = 1\n[profiles.default]\ncurrencies = [\"USD\"]\n";
+        let policy = purser_core::policy::parse_policy("p.toml", text)
+            .unwrap_or_else(|e| unreachable!("{e:?}"));
+        store
+            .apply_policy(text, policy, "test")
+            .await
+            .unwrap_or_else(|e| unreachable!("{e}"));
+        let agent: AgentName = "bot".parse().unwrap_or_else(|_| unreachable!());
+        store
+            .add_agent(agent.clone(), None, [7; 32])
+            .await
+            .unwrap_or_else(|e| unreachable!("{e}"));
+        let receipts = ReceiptBook::in_data_dir(dir.path(), "counting");
+        Fixture {
+            _dir: dir,
+            store,
+            receipts,
+            agent,
+        }
+    }
+
+    impl Fixture {
+        async fn hold(&self, request_id: &str) -> Order {
+            let request = AuthorizationRequest {
+                agent: self.agent.clone(),
+                request_id: request_id.parse().unwrap_or_else(|_| unreachable!()),
+                kind: RequestKind::Payment,
+                amount: "12.50".parse().unwrap_or_default(),
+                currency: "USD".parse().unwrap_or_else(|_| unreachable!()),
+                merchant: "shop.example".parse().unwrap_or_else(|_| unreachable!()),
+                category: None,
+                rail: None,
+                capture: CaptureMode::Manual,
+                session_id: None,
+                purpose: "test".into(),
+                context: None,
+            };
+            let held = Authorizer::authorize(&self.store, request)
+                .await
+                .unwrap_or_else(|e| unreachable!("{e}"));
+            assert_eq!(held.status, AuthorizationStatus::Approved);
+            Order {
+                authorization_id: held.id.clone(),
+                idempotency_key: format!("purser-{}", held.id),
+                method: axum::http::Method::POST,
+                path: "/v1/things".into(),
+                content_type: None,
+                body: Bytes::new(),
+                headers: Vec::new(),
+            }
+        }
+
+        async fn carry(&self, rail: &CountingRail, order: &Order) -> CarriedOut {
+            carry_out(&self.store, &self.receipts, rail, &self.agent, order)
+                .await
+                .unwrap_or_else(|e| unreachable!("{e}"))
+        }
+
+        async fn status(&self, order: &Order) -> AuthorizationStatus {
+            Authorizer::get_authorization(&self.store, &self.agent, &order.authorization_id)
+                .await
+                .ok()
+                .flatten()
+                .map(|authorization| authorization.status)
+                .unwrap_or(AuthorizationStatus::Denied)
+        }
+    }
+
+    #[tokio::test]
+    async fn done_is_captured_once_and_replayed() {
+        let f = fixture().await;
+        let order = f.hold("a").await;
+        let rail = CountingRail::answering(Outcome::Answered(receipt(ReceiptOutcome::Done, 200)));
+        let first = f.carry(&rail, &order).await;
+        assert_eq!(
+            first,
+            CarriedOut::Answer(receipt(ReceiptOutcome::Done, 200))
+        );
+        assert_eq!(f.status(&order).await, AuthorizationStatus::Captured);
+        let again = f.carry(&rail, &order).await;
+        assert_eq!(again, first, "the recorded answer is replayed");
+        assert_eq!(rail.sent.load(Ordering::SeqCst), 1, "sent to the rail once");
+    }
+
+    #[tokio::test]
+    async fn refused_voids_the_hold_and_unknown_keeps_it_until_a_retry_settles_it() {
+        let f = fixture().await;
+        let refused = f.hold("refused").await;
+        let rail =
+            CountingRail::answering(Outcome::Answered(receipt(ReceiptOutcome::Refused, 402)));
+        f.carry(&rail, &refused).await;
+        assert_eq!(f.status(&refused).await, AuthorizationStatus::Voided);
+
+        let flaky = f.hold("flaky").await;
+        rail.set(Outcome::Unknown("no answer".into()));
+        assert_eq!(
+            f.carry(&rail, &flaky).await,
+            CarriedOut::Unknown("no answer".into())
+        );
+        assert_eq!(
+            f.status(&flaky).await,
+            AuthorizationStatus::Approved,
+            "the hold is kept"
+        );
+        rail.set(Outcome::Answered(receipt(ReceiptOutcome::Done, 200)));
+        f.carry(&rail, &flaky).await;
+        assert_eq!(f.status(&flaky).await, AuthorizationStatus::Captured);
+        assert_eq!(rail.sent.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_recorded_answer_settles_a_hold_left_by_a_crash_without_sending_again() {
+        let f = fixture().await;
+        let order = f.hold("crash").await;
+        // The answer was recorded, then the daemon stopped before capturing.
+        f.receipts
+            .write(&order.authorization_id, &receipt(ReceiptOutcome::Done, 200))
+            .await
+            .unwrap_or_else(|e| unreachable!("{e}"));
+        let rail = CountingRail::answering(Outcome::Unknown("must not be sent".into()));
+        let answer = f.carry(&rail, &order).await;
+        assert_eq!(
+            answer,
+            CarriedOut::Answer(receipt(ReceiptOutcome::Done, 200))
+        );
+        assert_eq!(f.status(&order).await, AuthorizationStatus::Captured);
+        assert_eq!(rail.sent.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn concurrent_retries_send_once() {
+        let f = Arc::new(fixture().await);
+        let order = f.hold("race").await;
+        let rail = Arc::new(CountingRail::answering(Outcome::Answered(receipt(
+            ReceiptOutcome::Done,
+            200,
+        ))));
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let (f, rail, order) = (Arc::clone(&f), Arc::clone(&rail), order.clone());
+                tokio::spawn(async move { f.carry(&rail, &order).await })
+            })
+            .collect();
+        for task in tasks {
+            let answer = task.await.unwrap_or_else(|e| unreachable!("{e}"));
+            assert_eq!(
+                answer,
+                CarriedOut::Answer(receipt(ReceiptOutcome::Done, 200))
+            );
+        }
+        assert_eq!(rail.sent.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_hold_that_is_gone_is_not_sent() {
+        let f = fixture().await;
+        let order = f.hold("gone").await;
+        Authorizer::void(&f.store, &f.agent, &order.authorization_id)
+            .await
+            .unwrap_or_else(|e| unreachable!("{e}"));
+        let rail = CountingRail::answering(Outcome::Answered(receipt(ReceiptOutcome::Done, 200)));
+        assert_eq!(
+            f.carry(&rail, &order).await,
+            CarriedOut::NotHeld(AuthorizationStatus::Voided)
+        );
+        assert_eq!(rail.sent.load(Ordering::SeqCst), 0);
+    }
+}
