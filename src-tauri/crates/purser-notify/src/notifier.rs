@@ -388,7 +388,7 @@ pub async fn decide_on_click<S: Store + 'static>(
                 .await
         }
     };
-    let follow_up = match result {
+    match result {
         Ok(authorization) => {
             tracing::info!(id = %request.id, status = authorization.status.as_str(), "decided from a notification");
             match (choice, authorization.status.as_str()) {
@@ -419,8 +419,7 @@ pub async fn decide_on_click<S: Store + 'static>(
                 format!("{error}. The request still waits in the Purser inbox."),
             ))
         }
-    };
-    follow_up
+    }
 }
 
 fn open<S: Store + 'static>(shared: &Shared<S>, id: Option<&str>) {
