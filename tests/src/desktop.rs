@@ -883,6 +883,11 @@ impl DesktopApp {
     /// Starts the display, `tauri-driver` and the app on a fresh data dir (the daemon
     /// listening on a port of its own), and waits for the console to be ready.
     pub fn launch(tools: Tools) -> DesktopApp {
+        DesktopApp::launch_with(tools, &[])
+    }
+
+    /// [`DesktopApp::launch`] with more environment for the app (e.g. a private D-Bus).
+    pub fn launch_with(tools: Tools, env: &[(&str, &str)]) -> DesktopApp {
         // The CLI is built (or found) first, so the launch time is the app's alone.
         crate::binary::purser();
         let started = Instant::now();
@@ -927,6 +932,7 @@ impl DesktopApp {
             .env("XDG_RUNTIME_DIR", &runtime)
             .env("PURSER_LOG", "info")
             .env_remove("PURSER_DATA_DIR")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

@@ -55,7 +55,8 @@ fn workspace_root() -> Result<PathBuf> {
 /// Debian packages the build and the tests need (SQLite is bundled by sqlx): the
 /// compilers, the Tauri v2 system libraries, and what the end-to-end tests drive the
 /// real window with (Xvfb, WebKitWebDriver, ImageMagick for screenshots, a D-Bus
-/// session for notifications).
+/// daemon for the notification tests' private session bus, xdotool to press the kill
+/// switch shortcut).
 const APT_PACKAGES: &[&str] = &[
     "pkg-config",
     "build-essential",
