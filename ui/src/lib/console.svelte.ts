@@ -5,7 +5,7 @@
 import { applyEvent, sortNewestFirst } from './inbox';
 import { killSwitchOf, settledId } from './events';
 import * as ipc from './ipc';
-import { countDecisions, decisionFromEntry, decisionFromEvent, mergeRecent, type DayCounts, type RecentDecision } from './recent';
+import { cancelRecent, countDecisions, decisionFromEntry, decisionFromEvent, mergeRecent, type DayCounts, type RecentDecision } from './recent';
 import type { DaemonEvent, PendingApproval, StartupState, Status } from './types';
 
 type Listener = (event: DaemonEvent) => void;
@@ -114,6 +114,11 @@ export class ConsoleState {
     if (kill?.engaged) this.inboxEpoch += 1;
     this.pending = applyEvent(this.pending, event);
     if (kill && this.status) this.status = { ...this.status, kill_switch: kill };
+    const cancelledIds = kill?.engaged && Array.isArray(event.data.cancelled_ids) ? event.data.cancelled_ids.filter((id): id is string => typeof id === 'string') : [];
+    if (cancelledIds.length > 0) {
+      this.recent = cancelRecent(this.recent, cancelledIds, kill?.changed_at ?? new Date().toISOString());
+      this.today = { ...this.today, denied: this.today.denied + cancelledIds.length };
+    }
     if (this.status) this.status = { ...this.status, pending: this.pending.length };
     if (event.event === 'pending') this.refetchPending();
     if (['decision', 'approval_decided', 'expired', 'capture', 'void', 'usage', 'policy_applied', 'agent_changed'].includes(event.event)) {

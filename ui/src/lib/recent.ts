@@ -89,6 +89,23 @@ export function countDecisions(entries: AuditEntry[], more: boolean): DayCounts 
   return { approved, denied, capped: more };
 }
 
+/** The kill switch cancelled these pending requests: their lines say so (denied, by the
+ * kill switch) instead of still waiting. */
+export function cancelRecent(existing: RecentDecision[], cancelledIds: string[], at: string): RecentDecision[] {
+  const cancelled = new Set(cancelledIds);
+  return existing.map((item) =>
+    cancelled.has(item.key) && item.outcome === 'pending'
+      ? {
+          ...item,
+          at,
+          outcome: 'denied',
+          reason: { code: 'kill_switch_engaged', message: 'Cancelled by the kill switch' },
+          by: 'kill_switch',
+        }
+      : item,
+  );
+}
+
 /** Newest first, one line per authorization (its latest outcome), at most `limit`. */
 export function mergeRecent(existing: RecentDecision[], incoming: RecentDecision[], limit = 30): RecentDecision[] {
   const byKey = new Map<string, RecentDecision>();

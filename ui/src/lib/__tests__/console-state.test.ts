@@ -15,6 +15,33 @@ async function started() {
 }
 
 describe('console state', () => {
+  it('the kill switch turns waiting lines of the recent decisions into cancelled ones', async () => {
+    const { state, backend } = await started();
+    const waiting = state.pending.map((p) => p.id);
+    expect(waiting.length).toBeGreaterThan(0);
+    // The dashboard may list them as waiting (from the pending events or today's audit rows).
+    state.recent = waiting.map((id, i) => ({
+      key: id,
+      at: `2026-11-26T10:00:0${i}Z`,
+      agent: 'research-bot',
+      amount: '60.00',
+      currency: 'USD',
+      merchant: 'api.example.com',
+      outcome: 'pending' as const,
+      reason: null,
+      by: null,
+    }));
+    const deniedBefore = state.today.denied;
+    backend.daemon.engageKill('stop');
+    for (const id of waiting) {
+      const line = state.recent.find((item) => item.key === id);
+      expect(line?.outcome).toBe('denied');
+      expect(line?.by).toBe('kill_switch');
+      expect(line?.reason?.code).toBe('kill_switch_engaged');
+    }
+    expect(state.today.denied).toBe(deniedBefore + waiting.length);
+  });
+
   it('loads the status and the inbox, newest first', async () => {
     const { state, backend } = await started();
     const pending = backend.daemon.authorizations.filter((a) => a.status === 'pending');
