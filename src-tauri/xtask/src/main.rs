@@ -178,7 +178,7 @@ fn test(root: &Path) -> Result<()> {
 fn bench(root: &Path, args: &[String]) -> Result<()> {
     let quick = args.iter().any(|a| a == "--quick");
     step(
-        "build purser and purser-bench (release)",
+        "build purser, purser-desktop and purser-bench (release)",
         cargo_in(root).args([
             "build",
             "--release",
@@ -186,6 +186,8 @@ fn bench(root: &Path, args: &[String]) -> Result<()> {
             "purser-cli",
             "--package",
             "purser-bench",
+            "--package",
+            "purser-desktop",
             "--bins",
         ]),
     )?;

@@ -230,7 +230,6 @@ pub async fn run(mode: Mode) -> anyhow::Result<(Vec<Figure>, Vec<String>)> {
     );
 
     figures.extend(binary_sizes());
-    notes.push("footprint: the desktop app's RSS (goal ≤ 200 MB) needs a display and is not measured by this headless run".to_owned());
     Ok((figures, notes))
 }
 

@@ -18,6 +18,7 @@
 
 pub mod client;
 pub mod control;
+pub mod desktop;
 pub mod engines;
 pub mod history;
 pub mod load;

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
 use purser_bench::load::Target;
-use purser_bench::{Mode, Report, engines, history, load, notifications};
+use purser_bench::{Mode, Report, desktop, engines, history, load, notifications};
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> anyhow::Result<()> {
@@ -63,6 +63,14 @@ async fn main() -> anyhow::Result<()> {
     if only.contains("history") {
         println!("== history and footprint");
         let (figures, notes) = history::run(mode).await?;
+        report.extend(figures);
+        for note in notes {
+            report.note(note);
+        }
+    }
+    if only.contains("history") {
+        println!("== desktop app footprint");
+        let (figures, notes) = tokio::task::spawn_blocking(move || desktop::run(mode)).await??;
         report.extend(figures);
         for note in notes {
             report.note(note);
