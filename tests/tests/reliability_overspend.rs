@@ -223,10 +223,9 @@ fn racing_agents_never_overspend_any_window() {
         );
     }
 
-    let today = |at: Option<&str>| at.map(str::to_owned);
     let shared_total = trail.sums_by(|a| Some(a.currency.clone()));
-    let shared_day = trail.sums_by(|a| Some((a.currency.clone(), today(a.day())?)));
-    let agent_day = trail.sums_by(|a| Some((a.agent.clone(), today(a.day())?)));
+    let shared_day = trail.sums_by(|a| Some((a.currency.clone(), a.day()?.to_owned())));
+    let agent_day = trail.sums_by(|a| Some((a.agent.clone(), a.day()?.to_owned())));
     let session = trail.sums_by(|a| Some((a.agent.clone(), a.session_id.clone()?)));
     let mut windows = 0;
     let mut tightest = 0.0_f64;

@@ -181,7 +181,7 @@ fn hostile_browsers_and_bad_tokens_are_refused_and_record_nothing() {
     for _ in 0..300 {
         let guess = format!("Bearer {}", well_formed_guess(&mut rng));
         let request = Request::new("GET", "/v1/budget")
-            .header("Host", &host_of(&agent))
+            .header("Host", &agent.host())
             .header("Authorization", &guess);
         let response = agent.send(&request);
         guesses += 1;
@@ -217,10 +217,6 @@ fn hostile_browsers_and_bad_tokens_are_refused_and_record_nothing() {
         )
         .figure("guesses accepted", 0);
     row.report();
-}
-
-fn host_of(agent: &Agent) -> String {
-    agent.host()
 }
 
 #[test]
