@@ -89,6 +89,8 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     let fuzz_rows = fuzz(root, fuzz_seconds)?;
     let mut rows = read_rows(&report)?;
     rows.extend(fuzz_rows);
+    // Tests run in any order; the table follows the scenario numbers.
+    rows.sort_by(|a, b| a["scenario"].as_str().cmp(&b["scenario"].as_str()));
     let table = table(&rows);
     println!("\n{table}");
     if !short {
