@@ -289,3 +289,26 @@ fn with_no_notification_server_nothing_hangs_and_requests_still_expire() {
         daemon.stderr().contains("no desktop notification")
     });
 }
+
+#[test]
+fn at_most_ten_prompts_are_on_screen_the_rest_are_counted_in_the_summary() {
+    let server = fake_server();
+    // No storm rule in the way: only the cap on prompts on screen.
+    let daemon = daemon_on(&server, "10m", &["--notify-storm-max", "1000"]);
+    let agent = daemon.agent("busy-bot");
+    for i in 0..12 {
+        ask(&agent, &format!("n-cap-{i}"), &format!("{}.00", 30 + i));
+    }
+    let summary = shown(&server, "12 requests waiting");
+    assert!(summary.actions.is_empty(), "headless: nothing to open");
+    let singles = server
+        .calls()
+        .into_iter()
+        .filter(|call| call.summary.starts_with("busy-bot wants"))
+        .count();
+    assert_eq!(singles, 10, "{:#?}", server.calls());
+    // Deciding one closes its prompt and the summary counts what is left.
+    let first = shown(&server, "busy-bot wants 30.00 USD");
+    server.invoke_action(first.id, "deny").unwrap();
+    shown(&server, "11 requests waiting");
+}

@@ -2,8 +2,9 @@
 //! the real `purser serve --notify` (release, built next to this binary) on a private
 //! session bus with the fake notification server (`purser_notify::fake_server`), which
 //! stamps each `Notify` call as it arrives. Requests are sent one at a time, each after
-//! the previous notification arrived, so every sample is one request's whole path:
-//! HTTP, the decision committed (fsync), the event, the notifier, D-Bus.
+//! the previous notification arrived (and was answered with Deny, as a principal would),
+//! so every sample is one request's whole path: HTTP, the decision committed (fsync), the
+//! event, the notifier, D-Bus.
 //!
 //! Goal (issue "Approvals reach the principal"): p99 ≤ 200 ms.
 
@@ -119,6 +120,8 @@ fn measure(
             .with_context(|| format!("no notification for request {i} within 10 s"))?;
         let latency = call.at.saturating_duration_since(sent);
         samples.push(u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX));
+        // The principal answers it, so prompts do not pile up beyond what a screen shows.
+        server.invoke_action(call.id, "deny")?;
     }
     Ok(samples)
 }

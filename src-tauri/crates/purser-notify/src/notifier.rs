@@ -1,7 +1,8 @@
 //! [`Notifier`]: the task that turns the daemon's events into notifications and the
 //! principal's clicks into decisions.
 //!
-//! - `pending` → a [`Prompt`] of its own (or, in a storm, the summary), each on its own
+//! - `pending` → a [`Prompt`] of its own (or, in a storm or with
+//!   [`NotifySettings::max_shown`] prompts up already, the summary), each on its own
 //!   task that shows it (bounded by the call timeout), waits for a click, and closes it
 //!   when told the request was decided elsewhere.
 //! - `approval_decided`, `expired`, `void` and the kill switch's `cancelled_ids` → that
@@ -164,7 +165,12 @@ impl<S: Store + 'static> Run<S> {
             tracing::debug!(id = %request.id, "below the mute amount: not notified");
             return;
         }
-        match self.storm.arrive(Instant::now()) {
+        let delivery = if self.prompts.len() >= self.shared.settings.max_shown {
+            Delivery::Summary
+        } else {
+            self.storm.arrive(Instant::now())
+        };
+        match delivery {
             Delivery::Single => {
                 let (close, closed) = oneshot::channel();
                 self.prompts.insert(request.id.clone(), close);

@@ -11,6 +11,10 @@ use purser_core::{Amount, Currency};
 /// become one summary (the "more than 3 within 10 s").
 pub const STORM_MAX_SINGLE: usize = 3;
 pub const STORM_WINDOW: Duration = Duration::from_secs(10);
+/// The most single prompts on screen at once; more waiting requests are counted in the
+/// summary. A screen full of prompts helps nobody, and each shown prompt holds a D-Bus
+/// connection (notify-rust's, to hear its buttons) until its request is decided.
+pub const MAX_SHOWN: usize = 10;
 /// The longest any call to the notification server may take.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -21,6 +25,8 @@ pub struct NotifySettings {
     pub mute_below: Vec<MuteBelow>,
     pub storm_max_single: usize,
     pub storm_window: Duration,
+    /// See [`MAX_SHOWN`].
+    pub max_shown: usize,
     pub call_timeout: Duration,
 }
 
@@ -30,6 +36,7 @@ impl Default for NotifySettings {
             mute_below: Vec::new(),
             storm_max_single: STORM_MAX_SINGLE,
             storm_window: STORM_WINDOW,
+            max_shown: MAX_SHOWN,
             call_timeout: CALL_TIMEOUT,
         }
     }
