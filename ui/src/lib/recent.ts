@@ -108,10 +108,16 @@ export function cancelRecent(existing: RecentDecision[], cancelledIds: string[],
 
 /** Newest first, one line per authorization (its latest outcome), at most `limit`. */
 export function mergeRecent(existing: RecentDecision[], incoming: RecentDecision[], limit = 30): RecentDecision[] {
-  const byKey = new Map<string, RecentDecision>();
-  for (const item of [...existing, ...incoming]) {
+  // Two decisions in the same millisecond: the one that arrived later is the newer.
+  const byKey = new Map<string, { item: RecentDecision; arrival: number }>();
+  [...existing].reverse().forEach((item, i) => remember(item, i - existing.length));
+  incoming.forEach((item, i) => remember(item, i + 1));
+  function remember(item: RecentDecision, arrival: number) {
     const known = byKey.get(item.key);
-    if (!known || known.at <= item.at) byKey.set(item.key, item);
+    if (!known || known.item.at <= item.at) byKey.set(item.key, { item, arrival });
   }
-  return [...byKey.values()].sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0)).slice(0, limit);
+  return [...byKey.values()]
+    .sort((a, b) => (a.item.at < b.item.at ? 1 : a.item.at > b.item.at ? -1 : b.arrival - a.arrival))
+    .map(({ item }) => item)
+    .slice(0, limit);
 }

@@ -61,4 +61,22 @@ describe("today's decisions from the audit trail", () => {
     ]);
     expect(decisionFromEntry(entry(9, 'kill', { engaged: true }))).toBeNull();
   });
+
+  it('two decisions in the same millisecond: the later arrival is listed first', () => {
+    const line = (key: string) => ({
+      key,
+      at: '2026-11-26T10:00:00.000Z',
+      agent: 'a',
+      amount: '1.00',
+      currency: 'USD',
+      merchant: 'm',
+      outcome: 'approved' as const,
+      reason: null,
+      by: null,
+    });
+    let recent = mergeRecent([], [line('first')]);
+    recent = mergeRecent(recent, [line('second')]);
+    recent = mergeRecent(recent, [line('third')]);
+    expect(recent.map((item) => item.key)).toEqual(['third', 'second', 'first']);
+  });
 });
