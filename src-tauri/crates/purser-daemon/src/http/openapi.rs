@@ -84,7 +84,24 @@ pub fn openapi_json_pretty() -> String {
 }
 
 static DOCUMENT: LazyLock<Value> =
-    LazyLock::new(|| serde_json::to_value(openapi()).unwrap_or(Value::Null));
+    LazyLock::new(|| sorted_keys(serde_json::to_value(openapi()).unwrap_or(Value::Null)));
+
+/// The same document with every object's keys in order: the text must not depend on
+/// whether another crate of the build turned on serde_json's `preserve_order` (a
+/// workspace build does, a `purser-daemon` build alone does not).
+fn sorted_keys(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let sorted: std::collections::BTreeMap<String, Value> = map
+                .into_iter()
+                .map(|(key, value)| (key, sorted_keys(value)))
+                .collect();
+            Value::Object(sorted.into_iter().collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sorted_keys).collect()),
+        other => other,
+    }
+}
 
 /// `GET /v1/openapi.json`: this document. No token needed (like health).
 #[utoipa::path(
