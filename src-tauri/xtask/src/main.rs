@@ -53,10 +53,10 @@ fn workspace_root() -> Result<PathBuf> {
 }
 
 /// Debian packages the build and the tests need (SQLite is bundled by sqlx): the
-/// compilers, the Tauri v2 system libraries, and what the end-to-end tests drive the
-/// real window with (Xvfb, WebKitWebDriver, ImageMagick for screenshots, a D-Bus
-/// daemon for the notification tests' private session bus, xdotool to press the kill
-/// switch shortcut).
+/// compilers, the Tauri v2 system libraries, what the end-to-end tests drive the real
+/// window with (Xvfb, WebKitWebDriver, ImageMagick for screenshots, a D-Bus daemon for
+/// the notification tests' private session bus, xdotool to press the kill switch
+/// shortcut), and the PostgreSQL server team mode's tests share a database on.
 const APT_PACKAGES: &[&str] = &[
     "pkg-config",
     "build-essential",
@@ -75,6 +75,10 @@ const APT_PACKAGES: &[&str] = &[
     "sqlite3",
     "e2fsprogs",
     "faketime",
+    // Team mode's tests: a throwaway cluster of their own (purser-testpg runs initdb and
+    // pg_ctl from /usr/lib/postgresql/VERSION/bin as the `postgres` user this creates).
+    // The cluster the package may create and start on port 5432 is not used.
+    "postgresql",
 ];
 
 fn install_system_packages() -> Result<()> {
