@@ -11,34 +11,27 @@
 //! What this crate must not do: decide policy itself (that is `purser_core::engine`),
 //! read the wall clock outside [`SystemClock`], or speak HTTP.
 
-mod audit;
-mod audit_verify;
-mod bulk;
 mod canonical;
-mod checkpoint;
 mod clock;
-mod commands;
 mod error;
 mod ids;
 mod ledger_index;
 mod options;
+mod postgres;
 mod records;
-mod rows;
-mod session_totals;
 mod sqlite;
-mod state;
 mod store_trait;
-mod velocity;
-mod writer;
 
-pub use audit::MAX_PAGE as MAX_AUDIT_PAGE;
 pub use clock::SystemClock;
 pub use error::StoreError;
 pub use options::StoreOptions;
+pub use postgres::PostgresStore;
 pub use records::{
     AgentCounts, AgentRecord, AgentStatus, AgentStatusChange, AuditEntry, AuditFilter, AuditKind,
     AuditPage, AuditVerification, Authorization, BrokenLink, CurrencyTotals, DecidedBy,
-    ExportFormat, GrantChoice, KillSwitchState, PolicyVersion, StoreStatus, UsageTotals,
+    ExportFormat, GrantChoice, KillSwitchState, PolicyVersion, RemoteChange, StoreStatus,
+    UsageTotals,
 };
+pub use sqlite::audit::MAX_PAGE as MAX_AUDIT_PAGE;
 pub use sqlite::{BOOTSTRAP_PRINCIPAL, SqliteStore};
 pub use store_trait::Store;

@@ -339,6 +339,17 @@ pub struct AuditEntry {
     pub hash: String,
 }
 
+/// What another daemon sharing the database changed (team mode), for this daemon to
+/// tell its own listeners: long-polling agents, the console, notifications.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RemoteChange {
+    /// Rows another daemon appended to the audit trail, in chain order.
+    Appended(Vec<AuditEntry>),
+    /// Changes may have been missed (the database connection was lost): whoever keeps
+    /// a view of the state reads it again.
+    Resync,
+}
+
 /// Which audit rows to list or export; every field narrows, `None` does not.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditFilter {

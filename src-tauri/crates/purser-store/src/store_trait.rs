@@ -10,6 +10,8 @@ use std::future::Future;
 use std::io::Write;
 use std::sync::Arc;
 
+use tokio::sync::broadcast;
+
 use purser_core::{
     AgentName, Amount, AuthorizationRequest, BudgetLine, Policy, ProfileName, SessionId, Timestamp,
 };
@@ -18,7 +20,7 @@ use crate::StoreError;
 use crate::records::{
     AgentRecord, AgentStatus, AgentStatusChange, AuditFilter, AuditPage, AuditVerification,
     Authorization, CurrencyTotals, ExportFormat, GrantChoice, KillSwitchState, PolicyVersion,
-    StoreStatus, UsageTotals,
+    RemoteChange, StoreStatus, UsageTotals,
 };
 
 pub trait Store: Send + Sync {
@@ -193,4 +195,10 @@ pub trait Store: Send + Sync {
 
     /// Walks the whole hash chain.
     fn verify_audit(&self) -> impl Future<Output = Result<AuditVerification, StoreError>> + Send;
+
+    // ----- team mode -----
+
+    /// What other daemons sharing this database change, as they commit; `None` when
+    /// this process is the database's only writer (SQLite).
+    fn remote_changes(&self) -> Option<broadcast::Receiver<RemoteChange>>;
 }

@@ -1,121 +1,67 @@
-//! [`SqliteStore`]: the embedded backend. Opening creates and migrates the database
-//! file, seeds an empty one with the deny-all policy, loads the writer's state and
-//! starts the writer task. The handle is cheap to clone: a channel to the writer for
-//! everything that changes state, and a pool of read-only connections for queries.
+//! [`Handle`]: the store as the daemon holds it, the same for every backend. Cheap to
+//! clone: a channel to the writer for everything that changes state, a pool for the
+//! queries that read committed rows, and the writer's published state (policy, kill
+//! switch, audit head) for the reads that need no database at all.
 
 use std::io::Write;
-use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use purser_core::policy::{parse_policy, serialize_policy};
 use purser_core::{
-    AgentName, Amount, AuthorizationRequest, BudgetLine, Clock, Policy, ProfileName, RequestKind,
+    AgentName, Amount, AuthorizationRequest, BudgetLine, Policy, ProfileName, RequestKind,
     SessionId, Timestamp,
 };
 use serde_json::json;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{ConnectOptions, Connection, Row, SqliteConnection, SqlitePool};
-use tokio::sync::{mpsc, oneshot, watch};
+use sqlx::Row;
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
-use crate::StoreError;
-use crate::audit::{self, AuditHead, NewAuditRow};
-use crate::audit_verify;
-use crate::bulk::PendingWrites;
-use crate::canonical::PreparedRequest;
-use crate::checkpoint;
-use crate::commands::{Command, Reply};
-use crate::options::StoreOptions;
-use crate::records::{
-    AgentRecord, AgentStatus, AgentStatusChange, AuditFilter, AuditKind, AuditPage,
-    AuditVerification, Authorization, CurrencyTotals, ExportFormat, GrantChoice, KillSwitchState,
-    PolicyVersion, StoreStatus, UsageTotals,
-};
-use crate::rows::{
+use super::audit::{self, AuditHead, NewAuditRow};
+use super::audit_verify;
+use super::bulk::PendingWrites;
+use super::commands::{Command, Reply};
+use super::rows::{
     AGENT_COLUMNS, AUTHORIZATION_COLUMNS, agent_from_row, authorization_from_row, from_micros,
     to_micros,
 };
-use crate::state::{Published, State};
+use super::state::Published;
+use super::{Conn, DbOptions, Pool};
+use crate::StoreError;
+use crate::canonical::PreparedRequest;
+use crate::records::{
+    AgentRecord, AgentStatus, AgentStatusChange, AuditFilter, AuditKind, AuditPage,
+    AuditVerification, Authorization, CurrencyTotals, ExportFormat, GrantChoice, KillSwitchState,
+    PolicyVersion, RemoteChange, StoreStatus, UsageTotals,
+};
 use crate::store_trait::Store;
-use crate::writer::{Writer, configure};
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
-
-/// How long a connection waits for a lock held by another connection.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Largest list of pending approvals returned at once.
 const MAX_PENDING_LISTED: i64 = 10_000;
 
 /// Who applied the policy an empty database starts with.
 pub const BOOTSTRAP_PRINCIPAL: &str = "purser (initial deny-all)";
 
-/// Purser's state in one SQLite file. See the crate documentation.
-#[derive(Debug, Clone)]
-pub struct SqliteStore {
-    commands: mpsc::Sender<Command>,
-    reads: SqlitePool,
-    read_options: SqliteConnectOptions,
-    published: watch::Receiver<Arc<Published>>,
+/// Purser's state in one database. See the crate documentation.
+#[derive(Clone)]
+pub struct Handle {
+    pub(super) commands: mpsc::Sender<Command>,
+    pub(super) reads: Pool,
+    pub(super) read_options: DbOptions,
+    pub(super) published: watch::Receiver<Arc<Published>>,
+    /// What other daemons sharing the database change (team mode only).
+    pub(super) remote: Option<broadcast::Sender<RemoteChange>>,
 }
 
-impl SqliteStore {
-    /// Opens (creating if needed) the database at `path` and starts its writer task on
-    /// the current tokio runtime.
-    pub async fn open(
-        path: &Path,
-        clock: Arc<dyn Clock>,
-        options: StoreOptions,
-    ) -> Result<SqliteStore, StoreError> {
-        let base = SqliteConnectOptions::new()
-            .filename(path)
-            .busy_timeout(BUSY_TIMEOUT)
-            .foreign_keys(true);
-        let write_options = base
-            .clone()
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            // Statement journals (multi-row INSERTs) stay in memory instead of temp files.
-            .pragma("temp_store", "MEMORY")
-            .pragma(
-                "wal_autocheckpoint",
-                checkpoint::WRITER_AUTOCHECKPOINT_PAGES,
-            );
-        let checkpoint_options = base.clone();
-        create_private(path)?;
-        let mut conn = write_options.connect().await?;
-        configure(&mut conn, &options).await?;
-        MIGRATOR.run(&mut conn).await?;
-        seed(&mut conn, clock.now()).await?;
-        let state = State::load(&mut conn, clock.now()).await?;
-        let read_options = base.read_only(true);
-        let reads = SqlitePoolOptions::new()
-            .max_connections(options.read_connections.max(1))
-            .min_connections(0)
-            .idle_timeout(Some(Duration::from_secs(60)))
-            .connect_lazy_with(read_options.clone());
-        let (published_tx, published) = watch::channel(Arc::new(state.gov.published()));
-        let (commands, receiver) = mpsc::channel(options.queue_capacity.max(1));
-        let writer = Writer {
-            conn: Some(conn),
-            connect: write_options,
-            state: Some(state),
-            clock,
-            options,
-            published: published_tx,
-            commands: receiver,
-        };
-        tokio::spawn(checkpoint::run(checkpoint_options, published.clone()));
-        tokio::spawn(writer.run());
-        Ok(SqliteStore {
-            commands,
-            reads,
-            read_options,
-            published,
-        })
+impl std::fmt::Debug for Handle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct(super::STORE_NAME).finish_non_exhaustive()
     }
+}
 
-    async fn send<T>(&self, command: impl FnOnce(Reply<T>) -> Command) -> Result<T, StoreError> {
+impl Handle {
+    pub(super) async fn send<T>(
+        &self,
+        command: impl FnOnce(Reply<T>) -> Command,
+    ) -> Result<T, StoreError> {
         let (reply, answer) = oneshot::channel();
         self.commands
             .send(command(reply))
@@ -131,32 +77,17 @@ impl SqliteStore {
     }
 }
 
-/// The database holds money records: a new file is created readable by its owner only
-/// (SQLite gives its WAL and shared-memory files the same mode).
-fn create_private(path: &Path) -> Result<(), StoreError> {
-    if path.exists() {
-        return Ok(());
-    }
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    match options.open(path) {
-        Ok(_) => Ok(()),
-        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(error) => Err(StoreError::Unavailable(format!(
-            "cannot create {}: {error}",
-            path.display()
-        ))),
-    }
+/// An empty database starts with policy version 1 = deny-all, audited like any change.
+pub(super) async fn seed(conn: &mut Conn, now: Timestamp) -> Result<(), StoreError> {
+    // Under the writers' lock: daemons starting together on one database seed it once.
+    super::begin_batch(conn).await?;
+    let result = seed_policy(conn, now).await;
+    let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+    sqlx::query(end).execute(&mut *conn).await?;
+    result
 }
 
-/// An empty database starts with policy version 1 = deny-all, audited like any change.
-async fn seed(conn: &mut SqliteConnection, now: Timestamp) -> Result<(), StoreError> {
-    let mut tx = conn.begin().await?;
+async fn seed_policy(tx: &mut Conn, now: Timestamp) -> Result<(), StoreError> {
     let versions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM policy_versions")
         .fetch_one(&mut *tx)
         .await?;
@@ -164,13 +95,13 @@ async fn seed(conn: &mut SqliteConnection, now: Timestamp) -> Result<(), StoreEr
         return Ok(());
     }
     let text = serialize_policy(&Policy::deny_all());
-    sqlx::query("INSERT INTO policy_versions (version, text, applied_at, applied_by) VALUES (1, ?1, ?2, ?3)")
+    sqlx::query("INSERT INTO policy_versions (version, text, applied_at, applied_by) VALUES (1, $1, $2, $3)")
         .bind(&text)
         .bind(to_micros(now))
         .bind(BOOTSTRAP_PRINCIPAL)
         .execute(&mut *tx)
         .await?;
-    let mut head = audit::load_head(&mut tx).await?;
+    let mut head = audit::load_head(tx).await?;
     let body = json!({ "version": 1, "applied_by": BOOTSTRAP_PRINCIPAL, "text": text });
     let row = NewAuditRow {
         at: now,
@@ -181,8 +112,7 @@ async fn seed(conn: &mut SqliteConnection, now: Timestamp) -> Result<(), StoreEr
     };
     let mut writes = PendingWrites::default();
     writes.audit.push(audit::chain(&mut head, row));
-    writes.flush(&mut tx).await?;
-    tx.commit().await?;
+    writes.flush(tx).await?;
     Ok(())
 }
 
@@ -216,7 +146,7 @@ fn check_kind(request: &AuthorizationRequest, usage: bool) -> Result<(), StoreEr
     }
 }
 
-impl Store for SqliteStore {
+impl Store for Handle {
     async fn authorize(&self, request: AuthorizationRequest) -> Result<Authorization, StoreError> {
         check_kind(&request, false)?;
         let request = PreparedRequest::new(request)?;
@@ -240,7 +170,7 @@ impl Store for SqliteStore {
         id: &str,
     ) -> Result<Option<Authorization>, StoreError> {
         let row = sqlx::query(&format!(
-            "SELECT {AUTHORIZATION_COLUMNS} FROM authorizations WHERE id = ?1 AND agent = ?2"
+            "SELECT {AUTHORIZATION_COLUMNS} FROM authorizations WHERE id = $1 AND agent = $2"
         ))
         .bind(id)
         .bind(agent.as_str())
@@ -287,7 +217,7 @@ impl Store for SqliteStore {
     async fn pending_approvals(&self) -> Result<Vec<Authorization>, StoreError> {
         let rows = sqlx::query(&format!(
             "SELECT {AUTHORIZATION_COLUMNS} FROM authorizations WHERE status = 'pending' \
-             ORDER BY created_at, id LIMIT ?1"
+             ORDER BY created_at, id LIMIT $1"
         ))
         .bind(MAX_PENDING_LISTED)
         .fetch_all(&self.reads)
@@ -391,7 +321,7 @@ impl Store for SqliteStore {
         token_hash: &[u8; 32],
     ) -> Result<Option<AgentRecord>, StoreError> {
         let row = sqlx::query(&format!(
-            "SELECT {AGENT_COLUMNS} FROM agents WHERE token_hash = ?1 AND status != 'revoked'"
+            "SELECT {AGENT_COLUMNS} FROM agents WHERE token_hash = $1 AND status != 'revoked'"
         ))
         .bind(&token_hash[..])
         .fetch_optional(&self.reads)
@@ -450,7 +380,7 @@ impl Store for SqliteStore {
 
     async fn policy_text(&self, version: u32) -> Result<Option<String>, StoreError> {
         Ok(
-            sqlx::query_scalar("SELECT text FROM policy_versions WHERE version = ?1")
+            sqlx::query_scalar("SELECT text FROM policy_versions WHERE version = $1")
                 .bind(i64::from(version))
                 .fetch_optional(&self.reads)
                 .await?,
@@ -466,8 +396,8 @@ impl Store for SqliteStore {
         since: Timestamp,
     ) -> Result<Vec<(AgentName, CurrencyTotals)>, StoreError> {
         let rows = sqlx::query(
-            "SELECT agent, currency, SUM(spent_micros), SUM(held_micros) FROM ledger \
-             WHERE at >= ?1 GROUP BY agent, currency ORDER BY agent, currency",
+            "SELECT agent, currency, CAST(SUM(spent_micros) AS BIGINT), CAST(SUM(held_micros) AS BIGINT) FROM ledger \
+             WHERE at >= $1 GROUP BY agent, currency ORDER BY agent, currency",
         )
         .bind(to_micros(since))
         .fetch_all(&self.reads)
@@ -517,55 +447,8 @@ impl Store for SqliteStore {
         let head: AuditHead = self.published().audit_head;
         audit_verify::verify(&self.reads, &self.read_options, head).await
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The hot paths must search an index, never scan a table that grows with traffic.
-    #[tokio::test]
-    async fn hot_queries_use_indexes() {
-        let mut conn = SqliteConnectOptions::new()
-            .in_memory(true)
-            .connect()
-            .await
-            .unwrap();
-        MIGRATOR.run(&mut conn).await.unwrap();
-        let queries = [
-            format!(
-                "SELECT {AUTHORIZATION_COLUMNS}, params_hash FROM authorizations \
-                 WHERE (agent, request_id) IN (VALUES ('a', 'r1'), ('b', 'r2'))"
-            ),
-            "SELECT params_hash FROM authorizations WHERE agent = 'a' AND request_id = 'r'"
-                .to_owned(),
-            "SELECT id FROM authorizations WHERE status = 'pending' ORDER BY created_at, id"
-                .to_owned(),
-            "SELECT MIN(expires_at) FROM authorizations \
-             WHERE status IN ('pending', 'approved') AND expires_at IS NOT NULL"
-                .to_owned(),
-            "SELECT id FROM authorizations WHERE status IN ('pending', 'approved') \
-             AND expires_at IS NOT NULL AND expires_at <= 5 ORDER BY expires_at"
-                .to_owned(),
-            "SELECT currency, SUM(spent_micros), SUM(held_micros) FROM ledger \
-             WHERE agent = 'a' AND session_key = '' GROUP BY currency"
-                .to_owned(),
-            "SELECT at, held_micros FROM ledger WHERE authorization_id = 'x'".to_owned(),
-        ];
-        for query in queries {
-            let plan: Vec<(i64, i64, i64, String)> =
-                sqlx::query_as(&format!("EXPLAIN QUERY PLAN {query}"))
-                    .fetch_all(&mut conn)
-                    .await
-                    .unwrap();
-            for (_, _, _, detail) in &plan {
-                let scans_table =
-                    detail.starts_with("SCAN authorizations") || detail.starts_with("SCAN ledger");
-                assert!(
-                    !scans_table || detail.contains("USING"),
-                    "{query}\n{plan:?}"
-                );
-            }
-        }
+    fn remote_changes(&self) -> Option<broadcast::Receiver<RemoteChange>> {
+        self.remote.as_ref().map(broadcast::Sender::subscribe)
     }
 }

@@ -17,21 +17,23 @@ use purser_core::{
     Timestamp,
 };
 use serde_json::Value;
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use sqlx::{QueryBuilder, Row};
+
+use super::{Conn, Db};
 use tokio::sync::oneshot;
 
+use super::audit::{self, NewAuditRow};
+use super::bulk::{self, AuthorizationRow, LedgerRow, PendingWrites};
+use super::rows::{AUTHORIZATION_COLUMNS, authorization_from_row, to_micros};
+use super::session_totals::{self, SessionKey, session_column};
+use super::state::{Scratch, State};
 use crate::StoreError;
-use crate::audit::{self, NewAuditRow};
-use crate::bulk::{self, AuthorizationRow, LedgerRow, PendingWrites};
 use crate::canonical::PreparedRequest;
 use crate::ledger_index::{LedgerDelta, Sums, bucket_of};
 use crate::records::{
     AgentRecord, AgentStatus, AgentStatusChange, AuditKind, Authorization, GrantChoice,
     KillSwitchState, StoreStatus, UsageTotals,
 };
-use crate::rows::{AUTHORIZATION_COLUMNS, authorization_from_row, to_micros};
-use crate::session_totals::{self, SessionKey, session_column};
-use crate::state::{Scratch, State};
 
 /// Where a command's answer goes.
 pub(crate) type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
@@ -106,6 +108,15 @@ pub(crate) enum Command {
     },
     Status {
         reply: Reply<StoreStatus>,
+    },
+    /// Nothing of its own: the batch it runs in brings the writer's state up to date
+    /// with what other daemons committed (team mode) and publishes it.
+    #[allow(
+        dead_code,
+        reason = "team mode only: nobody else commits to a SQLite file"
+    )]
+    Refresh {
+        reply: Reply<()>,
     },
 }
 
@@ -247,6 +258,7 @@ impl Command {
                 reply,
             } => settle(reply, batch.budget(&agent, session).await),
             Command::Status { reply } => settle(reply, batch.status().await),
+            Command::Refresh { reply } => settle(reply, Ok(())),
         }
     }
 
@@ -270,6 +282,7 @@ impl Command {
             Command::ApplyPolicy { reply, .. } => refuse(reply, error),
             Command::Budget { reply, .. } => refuse(reply, error),
             Command::Status { reply } => refuse(reply, error),
+            Command::Refresh { reply } => refuse(reply, error),
         }
     }
 }
@@ -282,7 +295,7 @@ pub(crate) type Replay = ([u8; 32], Authorization);
 /// committed state, the batch's scratch and its buffered INSERTs.
 #[derive(Debug)]
 pub(crate) struct Batch<'a> {
-    conn: &'a mut SqliteConnection,
+    conn: &'a mut Conn,
     state: &'a mut State,
     pub scratch: Scratch,
     clock: &'a dyn Clock,
@@ -301,11 +314,7 @@ pub(crate) struct Batch<'a> {
 const PREFETCH_CHUNK: usize = 128;
 
 impl<'a> Batch<'a> {
-    pub(crate) fn new(
-        conn: &'a mut SqliteConnection,
-        state: &'a mut State,
-        clock: &'a dyn Clock,
-    ) -> Batch<'a> {
+    pub(crate) fn new(conn: &'a mut Conn, state: &'a mut State, clock: &'a dyn Clock) -> Batch<'a> {
         let scratch = Scratch::new(state);
         Batch {
             conn,
@@ -336,7 +345,7 @@ impl<'a> Batch<'a> {
         for chunk in keys.chunks(PREFETCH_CHUNK) {
             // Padded to a power of two (repeating a key) so few statement shapes exist.
             let padded = chunk.len().next_power_of_two();
-            let mut query = QueryBuilder::<Sqlite>::new(format!(
+            let mut query = QueryBuilder::<Db>::new(format!(
                 "SELECT {AUTHORIZATION_COLUMNS}, params_hash FROM authorizations WHERE (agent, request_id) IN ("
             ));
             query.push_values(
@@ -395,7 +404,7 @@ impl<'a> Batch<'a> {
     }
 
     /// The connection for a statement of its own, after the buffered rows.
-    async fn sql(&mut self) -> Result<&mut SqliteConnection, Failure> {
+    async fn sql(&mut self) -> Result<&mut Conn, Failure> {
         self.flush().await?;
         Ok(&mut *self.conn)
     }
@@ -436,7 +445,7 @@ impl Batch<'_> {
 
     async fn find(&mut self, id: &str) -> Result<Option<Authorization>, Failure> {
         let row = sqlx::query(&format!(
-            "SELECT {AUTHORIZATION_COLUMNS} FROM authorizations WHERE id = ?1"
+            "SELECT {AUTHORIZATION_COLUMNS} FROM authorizations WHERE id = $1"
         ))
         .bind(id)
         .fetch_optional(self.sql().await?)
@@ -497,9 +506,9 @@ impl Batch<'_> {
         self.replays_complete = false;
         let reasons = encode_text(&record.reasons)?;
         sqlx::query(
-            "UPDATE authorizations SET status = ?2, reason_code = ?3, reasons = ?4, decided_by = ?5, \
-             captured_micros = ?6, policy_version = ?7, expires_at = ?8, decided_at = ?9, grant_id = ?10 \
-             WHERE id = ?1",
+            "UPDATE authorizations SET status = $2, reason_code = $3, reasons = $4, decided_by = $5, \
+             captured_micros = $6, policy_version = $7, expires_at = $8, decided_at = $9, grant_id = $10 \
+             WHERE id = $1",
         )
         .bind(&record.id)
         .bind(record.status.as_str())
@@ -562,7 +571,7 @@ impl Batch<'_> {
         captured: Amount,
     ) -> Result<Amount, Failure> {
         let row = sqlx::query_as::<_, (i64, i64)>(
-            "SELECT at, held_micros FROM ledger WHERE authorization_id = ?1",
+            "SELECT at, held_micros FROM ledger WHERE authorization_id = $1",
         )
         .bind(&record.id)
         .fetch_optional(self.sql().await?)
@@ -581,7 +590,7 @@ impl Batch<'_> {
             ))));
         }
         sqlx::query(
-            "UPDATE ledger SET spent_micros = spent_micros + ?2, held_micros = 0 WHERE authorization_id = ?1",
+            "UPDATE ledger SET spent_micros = spent_micros + $2, held_micros = 0 WHERE authorization_id = $1",
         )
         .bind(&record.id)
         .bind(captured.micros())
@@ -645,7 +654,7 @@ impl Batch<'_> {
         )
     }
 
-    /// Makes sure [`crate::state::View`] can answer for this session: cached, or
+    /// Makes sure [`super::state::View`] can answer for this session: cached, or
     /// loaded now (after the buffered rows, so the load includes them).
     async fn ensure_session(
         &mut self,

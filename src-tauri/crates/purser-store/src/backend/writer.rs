@@ -14,21 +14,23 @@
 
 use std::sync::Arc;
 
-use purser_core::Clock;
-use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{ConnectOptions, SqliteConnection};
+use purser_core::{Clock, Timestamp};
+use sqlx::ConnectOptions;
+
+use super::{Conn, DbOptions};
 use tokio::sync::{mpsc, watch};
 
+use super::audit;
+use super::commands::{Batch, Command};
+use super::state::{Published, State};
+use super::velocity::{VelocityBounds, VelocityIndex};
 use crate::StoreError;
-use crate::commands::{Batch, Command};
 use crate::options::StoreOptions;
-use crate::state::{Published, State};
-use crate::velocity::{VelocityBounds, VelocityIndex};
 
 #[derive(Debug)]
 pub(crate) struct Writer {
-    pub conn: Option<SqliteConnection>,
-    pub connect: SqliteConnectOptions,
+    pub conn: Option<Conn>,
+    pub connect: DbOptions,
     /// `None` when the database may hold something the memory does not (a COMMIT whose
     /// outcome is unknown): reloaded before the next batch.
     pub state: Option<State>,
@@ -36,23 +38,8 @@ pub(crate) struct Writer {
     pub options: StoreOptions,
     pub published: watch::Sender<Arc<Published>>,
     pub commands: mpsc::Receiver<Command>,
-}
-
-/// Applies per-connection settings the connect options cannot carry.
-pub(crate) async fn configure(
-    conn: &mut SqliteConnection,
-    options: &StoreOptions,
-) -> Result<(), sqlx::Error> {
-    if let Some(max_bytes) = options.max_size_bytes {
-        let page_size: i64 = sqlx::query_scalar("PRAGMA page_size")
-            .fetch_one(&mut *conn)
-            .await?;
-        let pages = max_bytes / u64::try_from(page_size.max(512)).unwrap_or(4096);
-        sqlx::query(&format!("PRAGMA max_page_count = {}", pages.max(1)))
-            .execute(&mut *conn)
-            .await?;
-    }
-    Ok(())
+    /// This daemon's id in commit announcements (team mode).
+    pub node: String,
 }
 
 impl Writer {
@@ -84,7 +71,7 @@ impl Writer {
     async fn ready(&mut self) -> Result<(), StoreError> {
         if self.conn.is_none() {
             let mut conn = self.connect.connect().await?;
-            configure(&mut conn, &self.options).await?;
+            super::configure(&mut conn, &self.options).await?;
             self.conn = Some(conn);
         }
         let Some(conn) = self.conn.as_mut() else {
@@ -122,7 +109,7 @@ impl Writer {
             }
             return;
         };
-        if let Err(error) = sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await {
+        if let Err(error) = super::begin_batch(conn).await {
             tracing::error!(%error, "cannot begin a transaction; reconnecting for the next batch");
             // Nothing was begun, so the state is still exact; the connection is replaced
             // (see below why a failed connection is never reused).
@@ -133,6 +120,30 @@ impl Writer {
             }
             return;
         }
+        if super::SHARED_WRITERS {
+            // Other daemons write to this database too: under the writers' lock, the
+            // state is checked against the audit head (every change appends to the
+            // trail) and reloaded if another daemon committed since. The kill switch,
+            // budgets and policy are thus always decided as they stand now, whether or
+            // not that daemon's notification has arrived.
+            match catch_up(conn, state, self.clock.now()).await {
+                Ok(true) => {
+                    self.published.send_replace(Arc::new(state.gov.published()));
+                }
+                Ok(false) => {}
+                Err(error) => {
+                    tracing::error!(%error, "cannot read the shared state; reconnecting for the next batch");
+                    let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                    self.conn = None;
+                    let error = StoreError::Unavailable(error.to_string());
+                    for command in commands {
+                        command.fail(error.clone());
+                    }
+                    return;
+                }
+            }
+        }
+        let committed_seq = state.gov.audit_head.seq;
         let mut batch = Batch::new(&mut *conn, &mut *state, self.clock.as_ref());
         let mut answers = Vec::with_capacity(commands.len());
         let mut failure = batch.prefetch_replays(&commands).await.err();
@@ -151,6 +162,13 @@ impl Writer {
             failure = batch.finish().await.err().map(StoreError::from);
         }
         let scratch = batch.into_scratch();
+        let written_seq = scratch.gov.audit_head.seq;
+        if failure.is_none() && written_seq > committed_seq {
+            failure = super::announce(conn, &self.node, committed_seq + 1, written_seq)
+                .await
+                .err()
+                .map(StoreError::from);
+        }
         let commit_failed = match failure {
             None => match sqlx::query("COMMIT").execute(&mut *conn).await {
                 Ok(_) => {
@@ -190,4 +208,15 @@ impl Writer {
             command.fail(unavailable.clone());
         }
     }
+}
+
+/// Reloads `state` if the database's audit head is not the one it knows (another
+/// daemon committed); inside the writers' lock. Returns whether it reloaded.
+async fn catch_up(conn: &mut Conn, state: &mut State, now: Timestamp) -> Result<bool, StoreError> {
+    let head = audit::load_head(conn).await?;
+    if head == state.gov.audit_head {
+        return Ok(false);
+    }
+    *state = State::load(conn, now).await?;
+    Ok(true)
 }

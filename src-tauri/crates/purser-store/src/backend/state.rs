@@ -17,15 +17,17 @@ use purser_core::{
     AgentName, Amount, BudgetScope, Committed, Currency, GrantScope, LedgerView, Policy,
     ProfileName, SessionId, StandingGrant, Timestamp,
 };
-use sqlx::{Row, SqliteConnection};
+use sqlx::Row;
 
+use super::Conn;
+
+use super::audit::{self, AuditHead};
+use super::rows::{from_micros, to_micros};
+use super::session_totals::{PerCurrency, SessionKey, SessionTotals};
+use super::velocity::{VelocityBounds, VelocityIndex};
 use crate::StoreError;
-use crate::audit::{self, AuditHead};
 use crate::ledger_index::{BUCKET_MICROS, LedgerDelta, LedgerIndex, Sums, bucket_of};
 use crate::records::{AgentStatus, KillSwitchState};
-use crate::rows::{from_micros, to_micros};
-use crate::session_totals::{PerCurrency, SessionKey, SessionTotals};
-use crate::velocity::{VelocityBounds, VelocityIndex};
 
 /// The small part of the state, copied for each batch.
 #[derive(Debug, Clone)]
@@ -104,10 +106,7 @@ impl Scratch {
 
 impl State {
     /// Loads everything the writer keeps in memory from a migrated database.
-    pub(crate) async fn load(
-        conn: &mut SqliteConnection,
-        now: Timestamp,
-    ) -> Result<State, StoreError> {
+    pub(crate) async fn load(conn: &mut Conn, now: Timestamp) -> Result<State, StoreError> {
         let now_micros = to_micros(now);
         let (policy_version, policy) = load_policy(conn).await?;
         let kill_switch = load_kill_switch(conn).await?;
@@ -342,7 +341,7 @@ where
         .map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-async fn load_policy(conn: &mut SqliteConnection) -> Result<(u32, Policy), StoreError> {
+async fn load_policy(conn: &mut Conn) -> Result<(u32, Policy), StoreError> {
     let row =
         sqlx::query("SELECT version, text FROM policy_versions ORDER BY version DESC LIMIT 1")
             .fetch_optional(&mut *conn)
@@ -359,9 +358,7 @@ async fn load_policy(conn: &mut SqliteConnection) -> Result<(u32, Policy), Store
     Ok((version, policy))
 }
 
-pub(crate) async fn load_kill_switch(
-    conn: &mut SqliteConnection,
-) -> Result<KillSwitchState, StoreError> {
+pub(crate) async fn load_kill_switch(conn: &mut Conn) -> Result<KillSwitchState, StoreError> {
     let row = sqlx::query("SELECT engaged, reason, changed_at FROM kill_switch WHERE id = 1")
         .fetch_optional(&mut *conn)
         .await?
@@ -375,12 +372,12 @@ pub(crate) async fn load_kill_switch(
 }
 
 async fn load_grants(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     now_micros: i64,
 ) -> Result<HashMap<AgentName, Vec<StandingGrant>>, StoreError> {
     let rows = sqlx::query(
         "SELECT id, agent, merchant, currency, max_micros, scope, until_at, session_id FROM grants \
-         WHERE revoked_at IS NULL AND (until_at IS NULL OR until_at > ?1) ORDER BY created_at",
+         WHERE revoked_at IS NULL AND (until_at IS NULL OR until_at > $1) ORDER BY created_at",
     )
     .bind(now_micros)
     .fetch_all(&mut *conn)
@@ -416,13 +413,10 @@ async fn load_grants(
     Ok(grants)
 }
 
-async fn load_ledger(
-    conn: &mut SqliteConnection,
-    now_micros: i64,
-) -> Result<LedgerIndex, StoreError> {
+async fn load_ledger(conn: &mut Conn, now_micros: i64) -> Result<LedgerIndex, StoreError> {
     let mut index = LedgerIndex::new(now_micros);
     let totals = sqlx::query(
-        "SELECT agent, currency, SUM(spent_micros), SUM(held_micros) FROM ledger_buckets GROUP BY agent, currency",
+        "SELECT agent, currency, CAST(SUM(spent_micros) AS BIGINT), CAST(SUM(held_micros) AS BIGINT) FROM ledger_buckets GROUP BY agent, currency",
     )
     .fetch_all(&mut *conn)
     .await?;
@@ -439,7 +433,7 @@ async fn load_ledger(
         );
     }
     let recent = sqlx::query(
-        "SELECT agent, currency, bucket, spent_micros, held_micros FROM ledger_buckets WHERE bucket >= ?1",
+        "SELECT agent, currency, bucket, spent_micros, held_micros FROM ledger_buckets WHERE bucket >= $1",
     )
     .bind(bucket_of(index.horizon_micros()))
     .fetch_all(&mut *conn)

@@ -10,7 +10,9 @@ use std::collections::{HashMap, VecDeque};
 
 use futures_util::TryStreamExt;
 use purser_core::{AgentName, Policy};
-use sqlx::{Row, SqliteConnection};
+use sqlx::Row;
+
+use super::Conn;
 
 /// How much history the current policy needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -79,7 +81,7 @@ impl VelocityIndex {
 
     /// Rebuilds the index from the ledger table for `bounds`.
     pub(crate) async fn load(
-        conn: &mut SqliteConnection,
+        conn: &mut Conn,
         bounds: VelocityBounds,
         now_micros: i64,
     ) -> Result<VelocityIndex, sqlx::Error> {
@@ -93,7 +95,7 @@ impl VelocityIndex {
         // Only the newest `cap` approvals per agent cross over from SQLite.
         let mut rows = sqlx::query(
             "SELECT agent, at FROM (SELECT agent, at, row_number() OVER (PARTITION BY agent ORDER BY at DESC) AS n \
-             FROM ledger WHERE at >= ?1 AND kind = 'payment') WHERE n <= ?2 ORDER BY at",
+             FROM ledger WHERE at >= $1 AND kind = 'payment') WHERE n <= $2 ORDER BY at",
         )
         .bind(now_micros.saturating_sub(bounds.window_micros))
         .bind(i64::try_from(bounds.cap).unwrap_or(i64::MAX))

@@ -7,7 +7,8 @@ use purser_core::{
     AgentName, Amount, AuthorizationRequest, AuthorizationStatus, Reason, Timestamp,
 };
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+
+use super::DbRow;
 
 use crate::StoreError;
 use crate::records::{AgentRecord, AgentStatus, Authorization, DecidedBy};
@@ -42,7 +43,7 @@ pub(crate) fn status_from_str(text: &str) -> Result<AuthorizationStatus, StoreEr
 pub(crate) const AUTHORIZATION_COLUMNS: &str = "id, request, status, reasons, decided_by, \
      captured_micros, policy_version, expires_at, created_at, decided_at, grant_id";
 
-pub(crate) fn authorization_from_row(row: &SqliteRow) -> Result<Authorization, StoreError> {
+pub(crate) fn authorization_from_row(row: &DbRow) -> Result<Authorization, StoreError> {
     let request: String = row.try_get(1)?;
     let request: AuthorizationRequest = serde_json::from_str(&request)
         .map_err(|e| StoreError::Corrupt(format!("stored request does not decode: {e}")))?;
@@ -91,7 +92,7 @@ pub(crate) fn authorization_from_row(row: &SqliteRow) -> Result<Authorization, S
 /// The columns [`agent_from_row`] reads, in its order.
 pub(crate) const AGENT_COLUMNS: &str = "name, profile, status, created_at";
 
-pub(crate) fn agent_from_row(row: &SqliteRow) -> Result<AgentRecord, StoreError> {
+pub(crate) fn agent_from_row(row: &DbRow) -> Result<AgentRecord, StoreError> {
     let name: String = row.try_get(0)?;
     let profile: Option<String> = row.try_get(1)?;
     let status: String = row.try_get(2)?;

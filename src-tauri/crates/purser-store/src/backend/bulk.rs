@@ -5,9 +5,11 @@
 //! chunked in powers of two so the prepared-statement cache sees few distinct shapes.
 //! At the end of the batch the `ledger_buckets` summary gets the batch's ledger changes.
 
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+use sqlx::QueryBuilder;
 
-use crate::audit::AuditRow;
+use super::{Conn, Db};
+
+use super::audit::AuditRow;
 use crate::ledger_index::Sums;
 
 /// Largest number of rows in one INSERT.
@@ -66,9 +68,9 @@ impl PendingWrites {
     }
 
     /// Writes everything buffered and empties the buffer.
-    pub(crate) async fn flush(&mut self, conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
+    pub(crate) async fn flush(&mut self, conn: &mut Conn) -> Result<(), sqlx::Error> {
         for chunk in chunks(&self.authorizations) {
-            let mut query = QueryBuilder::<Sqlite>::new(
+            let mut query = QueryBuilder::<Db>::new(
                 "INSERT INTO authorizations (id, agent, request_id, kind, params_hash, request, status, \
                  reason_code, reasons, decided_by, amount_micros, currency, merchant, session_id, capture, \
                  policy_version, expires_at, created_at, decided_at, grant_id) ",
@@ -98,7 +100,7 @@ impl PendingWrites {
             query.build().persistent(true).execute(&mut *conn).await?;
         }
         for chunk in chunks(&self.ledger) {
-            let mut query = QueryBuilder::<Sqlite>::new(
+            let mut query = QueryBuilder::<Db>::new(
                 "INSERT INTO ledger (authorization_id, agent, session_key, currency, kind, at, spent_micros, held_micros) ",
             );
             query.push_values(chunk, |mut row, l| {
@@ -114,7 +116,7 @@ impl PendingWrites {
             query.build().persistent(true).execute(&mut *conn).await?;
         }
         for chunk in chunks(&self.audit) {
-            let mut query = QueryBuilder::<Sqlite>::new(
+            let mut query = QueryBuilder::<Db>::new(
                 "INSERT INTO audit (seq, at, kind, agent, authorization_id, body, prev_hash, hash) ",
             );
             query.push_values(chunk, |mut row, r| {
@@ -138,11 +140,11 @@ impl PendingWrites {
 
 /// Adds each batch total to its `ledger_buckets` row: `(agent, currency, bucket, change)`.
 pub(crate) async fn add_to_buckets(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     totals: &[(String, String, i64, Sums)],
 ) -> Result<(), sqlx::Error> {
     for chunk in chunks(totals) {
-        let mut query = QueryBuilder::<Sqlite>::new(
+        let mut query = QueryBuilder::<Db>::new(
             "INSERT INTO ledger_buckets (agent, currency, bucket, spent_micros, held_micros) ",
         );
         query.push_values(chunk, |mut row, (agent, currency, bucket, change)| {

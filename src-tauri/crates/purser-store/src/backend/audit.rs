@@ -9,7 +9,7 @@
 //! canonical JSON. Hashes are stored as lowercase hex.
 //!
 //! This module chains new rows (inserted by the writer's transaction), pages and
-//! exports; [`crate::audit_verify`] walks the chain.
+//! exports; [`super::audit_verify`] walks the chain.
 //! Triggers in the schema refuse UPDATE and DELETE on the table.
 
 use std::io::Write;
@@ -18,13 +18,14 @@ use futures_util::TryStreamExt;
 use purser_core::Timestamp;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
+use sqlx::{QueryBuilder, Row};
 
+use super::{Conn, Db, DbRow, Pool};
+
+use super::rows::{from_micros, to_micros};
 use crate::StoreError;
 use crate::canonical::canonical_json;
 use crate::records::{AuditEntry, AuditFilter, AuditKind, AuditPage, ExportFormat};
-use crate::rows::{from_micros, to_micros};
 
 /// The last row of the chain (seq 0 and zeros before the first row).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -120,7 +121,7 @@ pub(crate) fn chain(head: &mut AuditHead, row: NewAuditRow<'_>) -> AuditRow {
     chained
 }
 
-pub(crate) async fn load_head(conn: &mut SqliteConnection) -> Result<AuditHead, StoreError> {
+pub(crate) async fn load_head(conn: &mut Conn) -> Result<AuditHead, StoreError> {
     let row = sqlx::query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
         .fetch_optional(conn)
         .await?;
@@ -140,7 +141,7 @@ pub(crate) fn decode_hash(text: &str) -> Result<[u8; 32], StoreError> {
     Ok(hash)
 }
 
-fn push_filter(query: &mut QueryBuilder<'_, Sqlite>, filter: &AuditFilter) {
+fn push_filter(query: &mut QueryBuilder<'_, Db>, filter: &AuditFilter) {
     query.push(" WHERE 1 = 1");
     if let Some(agent) = &filter.agent {
         query
@@ -179,7 +180,7 @@ fn push_filter(query: &mut QueryBuilder<'_, Sqlite>, filter: &AuditFilter) {
     }
 }
 
-fn entry_from_row(row: &SqliteRow) -> Result<AuditEntry, StoreError> {
+fn entry_from_row(row: &DbRow) -> Result<AuditEntry, StoreError> {
     let kind: String = row.try_get(2)?;
     let body: String = row.try_get(5)?;
     Ok(AuditEntry {
@@ -195,15 +196,35 @@ fn entry_from_row(row: &SqliteRow) -> Result<AuditEntry, StoreError> {
     })
 }
 
+/// The rows with `first <= seq <= last`, oldest first.
+#[allow(
+    dead_code,
+    reason = "team mode only: nobody else appends to a SQLite trail"
+)]
+pub(crate) async fn range(
+    pool: &Pool,
+    first: i64,
+    last: i64,
+) -> Result<Vec<AuditEntry>, StoreError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM audit WHERE seq >= $1 AND seq <= $2 ORDER BY seq"
+    ))
+    .bind(first)
+    .bind(last)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(entry_from_row).collect()
+}
+
 /// Rows matching `filter`, newest first, older than `before_seq`.
 pub(crate) async fn page(
-    pool: &SqlitePool,
+    pool: &Pool,
     filter: &AuditFilter,
     before_seq: Option<i64>,
     limit: u32,
 ) -> Result<AuditPage, StoreError> {
     let limit = limit.clamp(1, MAX_PAGE);
-    let mut query = QueryBuilder::<Sqlite>::new(format!("SELECT {COLUMNS} FROM audit"));
+    let mut query = QueryBuilder::<Db>::new(format!("SELECT {COLUMNS} FROM audit"));
     push_filter(&mut query, filter);
     if let Some(before) = before_seq {
         query.push(" AND seq < ").push_bind(before);
@@ -232,13 +253,13 @@ pub(crate) async fn page(
 
 /// Writes every row matching `filter`, oldest first; returns how many.
 pub(crate) async fn export<W: Write + Send>(
-    pool: &SqlitePool,
+    pool: &Pool,
     filter: &AuditFilter,
     out: &mut W,
     format: ExportFormat,
 ) -> Result<u64, StoreError> {
     let io = |e: std::io::Error| StoreError::Unavailable(format!("cannot write the export: {e}"));
-    let mut query = QueryBuilder::<Sqlite>::new(format!("SELECT {COLUMNS} FROM audit"));
+    let mut query = QueryBuilder::<Db>::new(format!("SELECT {COLUMNS} FROM audit"));
     push_filter(&mut query, filter);
     query.push(" ORDER BY seq");
     let mut conn = pool.acquire().await?;

@@ -11,13 +11,13 @@ use purser_core::{
 use serde_json::Value;
 use sqlx::Row;
 
+use super::super::rows::{AUTHORIZATION_COLUMNS, authorization_from_row, to_micros};
+use super::super::state::View;
 use super::{Batch, Failure, Replay, reject};
 use crate::StoreError;
 use crate::canonical::PreparedRequest;
 use crate::ids::new_id;
 use crate::records::{AuditKind, Authorization, DecidedBy, GrantChoice, UsageTotals};
-use crate::rows::{AUTHORIZATION_COLUMNS, authorization_from_row, to_micros};
-use crate::state::View;
 
 /// Deadlines handled per `expire_due` call at most; the rest wait for the next call.
 const MAX_EXPIRIES_PER_CALL: i64 = 500;
@@ -61,7 +61,7 @@ impl Batch<'_> {
         request_id: &RequestId,
     ) -> Result<Option<Replay>, Failure> {
         let row = sqlx::query(&format!(
-            "SELECT {AUTHORIZATION_COLUMNS}, params_hash FROM authorizations WHERE agent = ?1 AND request_id = ?2"
+            "SELECT {AUTHORIZATION_COLUMNS}, params_hash FROM authorizations WHERE agent = $1 AND request_id = $2"
         ))
         .bind(agent.as_str())
         .bind(request_id.as_str())
@@ -260,7 +260,7 @@ impl Batch<'_> {
         };
         sqlx::query(
             "INSERT INTO grants (id, agent, merchant, currency, max_micros, scope, until_at, session_id, \
-             authorization_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+             authorization_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(&grant.id)
         .bind(grant.agent.as_str())
@@ -394,8 +394,8 @@ impl Batch<'_> {
         let now = self.now();
         let rows = sqlx::query(&format!(
             "SELECT {AUTHORIZATION_COLUMNS} FROM authorizations \
-             WHERE status IN ('pending', 'approved') AND expires_at IS NOT NULL AND expires_at <= ?1 \
-             ORDER BY expires_at LIMIT ?2"
+             WHERE status IN ('pending', 'approved') AND expires_at IS NOT NULL AND expires_at <= $1 \
+             ORDER BY expires_at LIMIT $2"
         ))
         .bind(to_micros(now))
         .bind(MAX_EXPIRIES_PER_CALL)
@@ -485,7 +485,7 @@ impl Batch<'_> {
     ) -> Result<Vec<Authorization>, Failure> {
         let rows = sqlx::query(&format!(
             "SELECT {AUTHORIZATION_COLUMNS} FROM authorizations \
-             WHERE status = 'pending' AND (?1 IS NULL OR agent = ?1) ORDER BY created_at"
+             WHERE status = 'pending' AND ($1 IS NULL OR agent = $1) ORDER BY created_at"
         ))
         .bind(agent.map(AgentName::as_str))
         .fetch_all(self.sql().await?)

@@ -11,41 +11,30 @@
 //! contains a separator, a NULL where none may be) is walked again row by row, so
 //! every answer is exact.
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteRow};
-use sqlx::{ConnectOptions, Connection, Row, SqliteConnection, SqlitePool};
+use sqlx::{Connection, Row};
+
+use super::{Conn, DbOptions, DbRow, Pool};
 use tokio::sync::mpsc;
 
+use super::audit::{AuditHead, row_hash};
 use crate::StoreError;
-use crate::audit::{AuditHead, row_hash};
 use crate::records::{AuditVerification, BrokenLink};
 
 /// Rows per chunk.
 const CHUNK_ROWS: i64 = 128;
-/// How much of the file the walk may memory-map (SQLite's own ceiling on Linux).
-const MMAP_BYTES: &str = "2147418112";
 /// Separates bodies: JSON text never holds a raw control character.
 const BODY_SEPARATOR: char = '\u{1e}';
 
 /// One chunk: the `count` rows with `after < seq <= upto`, each column concatenated
-/// in one result row (columns as in [`CHUNK_QUERY`]), read without copying.
+/// in one result row (columns as in the backend's `AUDIT_CHUNK_QUERY`), read without copying.
 struct Chunk {
     after: i64,
     upto: i64,
     count: i64,
     min_seq: i64,
     max_seq: i64,
-    row: SqliteRow,
+    row: DbRow,
 }
-
-/// Columns: count, min seq, max seq, then at, kind, agent, authorization_id, the NULL
-/// digits (1 when agent is NULL, plus 2 when authorization_id is NULL), body,
-/// prev_hash, hash.
-const CHUNK_QUERY: &str = "SELECT count(*), min(seq), max(seq), \
-     group_concat(at, ','), group_concat(kind, ','), \
-     group_concat(coalesce(agent, ''), ','), group_concat(coalesce(authorization_id, ''), ','), \
-     group_concat((agent IS NULL) + 2 * (authorization_id IS NULL), ''), \
-     group_concat(body, char(30)), group_concat(prev_hash, ''), group_concat(hash, '') \
-     FROM audit WHERE seq > ?1 AND seq <= ?2";
 
 impl Chunk {
     /// Column `index` of the chunk as text ("" for NULL); `Err` when it is not text.
@@ -58,12 +47,8 @@ impl Chunk {
 }
 
 /// The rows of `after < seq <= upto`; `None` when there are none.
-async fn fetch_chunk(
-    conn: &mut SqliteConnection,
-    after: i64,
-    upto: i64,
-) -> Result<Option<Chunk>, StoreError> {
-    let row = sqlx::query(CHUNK_QUERY)
+async fn fetch_chunk(conn: &mut Conn, after: i64, upto: i64) -> Result<Option<Chunk>, StoreError> {
+    let row = sqlx::query(super::AUDIT_CHUNK_QUERY)
         .bind(after)
         .bind(upto)
         .fetch_one(conn)
@@ -85,10 +70,13 @@ async fn fetch_chunk(
 /// Reads every chunk inside one read transaction and hands them over. The connection
 /// is its own, memory-mapping the file (reading pages without copying them), and is
 /// closed at the end so the mapping does not outlive the walk.
-async fn produce(options: SqliteConnectOptions, chunks: mpsc::Sender<Result<Chunk, StoreError>>) {
+async fn produce(options: DbOptions, chunks: mpsc::Sender<Result<Chunk, StoreError>>) {
     let result = async {
-        let mut conn = options.pragma("mmap_size", MMAP_BYTES).connect().await?;
+        let mut conn = super::walk_connection(options).await?;
         let mut snapshot = conn.begin().await?;
+        if let Some(setup) = super::SNAPSHOT_SETUP {
+            sqlx::query(setup).execute(&mut *snapshot).await?;
+        }
         let last: Option<i64> = sqlx::query_scalar("SELECT max(seq) FROM audit")
             .fetch_one(&mut *snapshot)
             .await?;
@@ -278,12 +266,12 @@ impl Walker {
     /// Checks the rows of `chunk` one by one.
     async fn check_rows(
         &mut self,
-        pool: &SqlitePool,
+        pool: &Pool,
         chunk: &Chunk,
     ) -> Result<Option<BrokenLink>, StoreError> {
-        let rows: Vec<SqliteRow> = sqlx::query(
+        let rows: Vec<DbRow> = sqlx::query(
             "SELECT seq, at, kind, agent, authorization_id, body, prev_hash, hash FROM audit \
-             WHERE seq > ?1 AND seq <= ?2 ORDER BY seq",
+             WHERE seq > $1 AND seq <= $2 ORDER BY seq",
         )
         .bind(chunk.after)
         .bind(chunk.upto)
@@ -312,8 +300,8 @@ impl Walker {
 /// began: rows up to it must all be there, ending in its hash (so deleting the newest
 /// rows is caught too).
 pub(crate) async fn verify(
-    pool: &SqlitePool,
-    read_options: &SqliteConnectOptions,
+    pool: &Pool,
+    read_options: &DbOptions,
     head: AuditHead,
 ) -> Result<AuditVerification, StoreError> {
     let (sender, mut chunks) = mpsc::channel(2);

@@ -9,7 +9,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use purser_core::{AgentName, Currency, SessionId};
-use sqlx::{Row, SqliteConnection};
+use sqlx::Row;
+
+use super::Conn;
 
 use crate::ledger_index::{LedgerDelta, Sums};
 
@@ -94,13 +96,13 @@ impl SessionTotals {
 /// Loads one session's totals from the ledger table, as the connection sees it (inside a
 /// transaction: including that transaction's own writes).
 pub(crate) async fn load_session(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     agent: &AgentName,
     session: Option<&SessionId>,
 ) -> Result<PerCurrency, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT currency, SUM(spent_micros), SUM(held_micros) FROM ledger \
-         WHERE agent = ?1 AND session_key = ?2 GROUP BY currency",
+        "SELECT currency, CAST(SUM(spent_micros) AS BIGINT), CAST(SUM(held_micros) AS BIGINT) FROM ledger \
+         WHERE agent = $1 AND session_key = $2 GROUP BY currency",
     )
     .bind(agent.as_str())
     .bind(session_column(session))

@@ -13,14 +13,14 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
+use super::super::rows::{AGENT_COLUMNS, agent_from_row, to_micros};
+use super::super::state::{AgentEntry, View};
 use super::{Batch, Failure, reject};
 use crate::StoreError;
 use crate::records::{
     AgentCounts, AgentRecord, AgentStatus, AgentStatusChange, AuditKind, Authorization,
     CurrencyTotals, DecidedBy, KillSwitchState, StoreStatus,
 };
-use crate::rows::{AGENT_COLUMNS, agent_from_row, to_micros};
-use crate::state::{AgentEntry, View};
 
 impl Batch<'_> {
     pub(super) async fn engage_kill_switch(
@@ -29,7 +29,7 @@ impl Batch<'_> {
     ) -> Result<Vec<Authorization>, Failure> {
         let now = self.now();
         sqlx::query(
-            "UPDATE kill_switch SET engaged = 1, reason = ?1, changed_at = ?2 WHERE id = 1",
+            "UPDATE kill_switch SET engaged = 1, reason = $1, changed_at = $2 WHERE id = 1",
         )
         .bind(reason.as_deref())
         .bind(to_micros(now))
@@ -53,7 +53,7 @@ impl Batch<'_> {
     pub(super) async fn resume(&mut self) -> Result<KillSwitchState, Failure> {
         let now = self.now();
         sqlx::query(
-            "UPDATE kill_switch SET engaged = 0, reason = NULL, changed_at = ?1 WHERE id = 1",
+            "UPDATE kill_switch SET engaged = 0, reason = NULL, changed_at = $1 WHERE id = 1",
         )
         .bind(to_micros(now))
         .execute(self.sql().await?)
@@ -76,7 +76,7 @@ impl Batch<'_> {
 
     async fn agent_record(&mut self, name: &AgentName) -> Result<AgentRecord, Failure> {
         let row = sqlx::query(&format!(
-            "SELECT {AGENT_COLUMNS} FROM agents WHERE name = ?1"
+            "SELECT {AGENT_COLUMNS} FROM agents WHERE name = $1"
         ))
         .bind(name.as_str())
         .fetch_optional(self.sql().await?)
@@ -99,7 +99,7 @@ impl Batch<'_> {
                 "agent {name} already exists: choose another name (agent names are never reused)"
             )));
         }
-        let taken = sqlx::query("SELECT 1 FROM agents WHERE token_hash = ?1")
+        let taken = sqlx::query("SELECT 1 FROM agents WHERE token_hash = $1")
             .bind(&token_hash[..])
             .fetch_optional(self.sql().await?)
             .await?;
@@ -108,7 +108,7 @@ impl Batch<'_> {
                 "that token is already issued to another agent".into(),
             ));
         }
-        sqlx::query("INSERT INTO agents (name, profile, token_hash, status, created_at) VALUES (?1, ?2, ?3, 'active', ?4)")
+        sqlx::query("INSERT INTO agents (name, profile, token_hash, status, created_at) VALUES ($1, $2, $3, 'active', $4)")
             .bind(name.as_str())
             .bind(profile.as_ref().map(ProfileName::as_str))
             .bind(&token_hash[..])
@@ -154,7 +154,7 @@ impl Batch<'_> {
                 "agent {name} is revoked, which is final: add a new agent instead"
             )));
         }
-        sqlx::query("UPDATE agents SET status = ?2 WHERE name = ?1")
+        sqlx::query("UPDATE agents SET status = $2 WHERE name = $1")
             .bind(name.as_str())
             .bind(status.as_str())
             .execute(self.sql().await?)
@@ -202,7 +202,7 @@ impl Batch<'_> {
         if !self.scratch.gov.agents.contains_key(name) {
             return reject(StoreError::NotFound(format!("agent {name}")));
         }
-        sqlx::query("UPDATE agents SET profile = ?2 WHERE name = ?1")
+        sqlx::query("UPDATE agents SET profile = $2 WHERE name = $1")
             .bind(name.as_str())
             .bind(profile.as_ref().map(ProfileName::as_str))
             .execute(self.sql().await?)
@@ -232,7 +232,7 @@ impl Batch<'_> {
                     "no more policy versions can be stored".into(),
                 ))
             })?;
-        sqlx::query("INSERT INTO policy_versions (version, text, applied_at, applied_by) VALUES (?1, ?2, ?3, ?4)")
+        sqlx::query("INSERT INTO policy_versions (version, text, applied_at, applied_by) VALUES ($1, $2, $3, $4)")
             .bind(i64::from(version))
             .bind(&text)
             .bind(to_micros(now))

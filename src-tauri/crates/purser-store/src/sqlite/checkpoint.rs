@@ -12,7 +12,7 @@ use sqlx::ConnectOptions;
 use sqlx::sqlite::SqliteConnectOptions;
 use tokio::sync::watch;
 
-use crate::state::Published;
+use super::state::Published;
 
 /// How often committed frames are copied back.
 const INTERVAL: Duration = Duration::from_secs(1);
