@@ -87,6 +87,17 @@ pub struct ServeArgs {
     /// Allow a non-loopback --listen address (no TLS: trusted networks only).
     #[arg(long)]
     pub allow_remote: bool,
+    /// Team mode: keep budgets, approvals, agents, policy, the kill switch and the audit
+    /// trail in this PostgreSQL database, shared by every daemon started with it
+    /// (postgres://user:password@host:port/database; prefer the environment variable
+    /// to keep the password off the command line). Default: the data dir's SQLite file.
+    #[arg(
+        long,
+        env = "PURSER_DATABASE",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub database: Option<String>,
     /// Show a desktop notification (Approve / Deny) for each request that waits for the
     /// principal (freedesktop notifications on the session D-Bus).
     #[arg(long)]

@@ -88,6 +88,14 @@ impl Waiters {
         }
     }
 
+    /// Wakes every parked request once, to re-read its authorization (changes may have
+    /// been missed: team mode's listener reconnected).
+    pub fn notify_all(&self) {
+        for sender in self.lock().by_id.values() {
+            sender.send_modify(|version| *version = version.wrapping_add(1));
+        }
+    }
+
     /// Wakes every parked request for good: they answer with what they have (shutdown).
     pub fn release_all(&self) {
         self.closing.send_replace(true);

@@ -1,4 +1,5 @@
-//! `purser serve [--listen ADDR] [--allow-remote] [--notify]`: the daemon, headless,
+//! `purser serve [--listen ADDR] [--allow-remote] [--database URL] [--notify]`: the
+//! daemon, headless, on the data dir's SQLite file or a team's PostgreSQL database,
 //! optionally with desktop notifications for the requests that wait for the principal.
 //!
 //! This module checks what only the command line can get wrong (a non-loopback address
@@ -46,7 +47,21 @@ fn config(data_dir: &Path, args: &ServeArgs) -> Result<ServeConfig, Failure> {
         listen: args.listen,
         allow_remote: args.allow_remote,
         rails: rails(&args.stripe, |name| std::env::var(name).ok())?,
+        database: args.database.as_deref().map(database_url).transpose()?,
     })
+}
+
+/// `--database`: a PostgreSQL URL, or a usage error that says what is expected.
+fn database_url(url: &str) -> Result<String, Failure> {
+    let url = url.trim();
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(url.to_owned())
+    } else {
+        Err(Failure::usage(
+            "--database takes a PostgreSQL URL, postgres://user:password@host:port/database \
+             (team mode); leave it out to use the data dir's SQLite file",
+        ))
+    }
 }
 
 /// The rails of `purser serve`: the Stripe proxy when `--stripe-proxy` is given, with the
@@ -104,11 +119,23 @@ mod tests {
             &ServeArgs {
                 listen: listen.parse().unwrap(),
                 allow_remote,
+                database: None,
                 notify: false,
                 notifications: purser_notify::NotifyArgs::default(),
                 stripe: StripeArgs::default(),
             },
         )
+    }
+
+    #[test]
+    fn the_database_must_be_a_postgres_url() {
+        assert_eq!(
+            database_url(" postgres://purser@db.internal:5432/purser ").unwrap(),
+            "postgres://purser@db.internal:5432/purser"
+        );
+        assert!(database_url("postgresql://localhost/purser").is_ok());
+        let error = database_url("/var/lib/purser.db").unwrap_err();
+        assert_eq!(error.exit(), Exit::Usage);
     }
 
     #[test]
@@ -142,6 +169,7 @@ mod tests {
             listen: "127.0.0.1:0".parse().unwrap(),
             allow_remote: false,
             rails: RailsConfig::default(),
+            database: None,
         };
         let first =
             purser_daemon::Daemon::start(config.clone(), Arc::new(purser_daemon::SystemClock))

@@ -11,6 +11,7 @@
 //! with the engine), or hand out a token other than once, on creation.
 
 pub mod preview;
+mod team;
 pub mod view;
 
 use std::fmt;

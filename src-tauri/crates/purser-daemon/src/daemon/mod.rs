@@ -22,7 +22,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use purser_core::Clock;
-use purser_store::{SqliteStore, StoreError, StoreOptions, SystemClock};
+use purser_store::{
+    Database, DatabaseLocation, RemoteChange, Store, StoreError, StoreOptions, SystemClock,
+};
 use tokio::net::{TcpListener, UnixListener};
 use tokio::task::JoinHandle;
 
@@ -58,6 +60,9 @@ pub struct ServeConfig {
     pub allow_remote: bool,
     /// The payment rails to run besides the agent API (the Stripe proxy).
     pub rails: RailsConfig,
+    /// Team mode: a PostgreSQL URL shared with other daemons instead of the data dir's
+    /// SQLite file (`None`).
+    pub database: Option<String>,
 }
 
 impl ServeConfig {
@@ -68,6 +73,7 @@ impl ServeConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT)),
             allow_remote: false,
             rails: RailsConfig::default(),
+            database: None,
         }
     }
 }
@@ -89,9 +95,9 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot open the store {}: {source}", .path.display())]
+    #[error("cannot open the store {location}: {source}")]
     Store {
-        path: PathBuf,
+        location: String,
         #[source]
         source: StoreError,
     },
@@ -129,7 +135,7 @@ pub struct RunningDaemon {
     stripe_addr: Option<SocketAddr>,
     admin_socket_path: PathBuf,
     data_dir: PathBuf,
-    console: Console<SqliteStore>,
+    console: Console<Database>,
     waiters: Arc<Waiters>,
     shutdown: ShutdownHandle,
     tasks: Vec<(&'static str, JoinHandle<()>)>,
@@ -184,11 +190,15 @@ impl Daemon {
         data_dir::prepare(&data_dir)?;
         let lock = DataDirLock::acquire(&data_dir)?;
         // From here on, a failure must release the lock (dropping it does).
-        let database = data_dir.join(DATABASE_FILE);
-        let store = SqliteStore::open(&database, Arc::clone(&clock), store_options)
+        let file = data_dir.join(DATABASE_FILE);
+        let (location, described) = match &config.database {
+            Some(url) => (DatabaseLocation::Postgres(url), redacted_url(url)),
+            None => (DatabaseLocation::Sqlite(&file), file.display().to_string()),
+        };
+        let store = Database::open(location, Arc::clone(&clock), store_options)
             .await
             .map_err(|source| StartError::Store {
-                path: database.clone(),
+                location: described,
                 source,
             })?;
         let tcp = TcpListener::bind(config.listen).await.map_err(|error| {
@@ -307,6 +317,12 @@ impl Daemon {
             shutdown: shutdown.listener(),
         };
         tasks.push(("expiry", tokio::spawn(expiry.run())));
+        if let Some(changes) = console.store().remote_changes() {
+            tasks.push((
+                "team relay",
+                tokio::spawn(relay_team(console.clone(), changes, shutdown.listener())),
+            ));
+        }
         tracing::info!(
             listen = %agent_addr,
             admin = %admin_socket_path.display(),
@@ -323,6 +339,40 @@ impl Daemon {
             tasks,
             lock: Some(lock),
         })
+    }
+}
+
+/// Team mode: tells this daemon's listeners what the other daemons change, until
+/// shutdown. A relay that fell behind resynchronizes instead of replaying.
+async fn relay_team(
+    console: Console<Database>,
+    mut changes: tokio::sync::broadcast::Receiver<RemoteChange>,
+    mut stop: Shutdown,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        tokio::select! {
+            () = stop.recv() => return,
+            change = changes.recv() => match change {
+                Ok(change) => console.relay(change).await,
+                Err(RecvError::Lagged(_)) => console.relay(RemoteChange::Resync).await,
+                Err(RecvError::Closed) => return,
+            },
+        }
+    }
+}
+
+/// A database URL without its password, for messages.
+fn redacted_url(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((credentials, host)) => {
+                let user = credentials.split(':').next().unwrap_or("");
+                format!("{scheme}://{user}@{host}")
+            }
+            None => url.to_owned(),
+        },
+        None => "the database URL".to_owned(),
     }
 }
 
@@ -398,7 +448,7 @@ impl RunningDaemon {
     }
 
     /// The principal's controls, in process (what the admin API calls).
-    pub fn console(&self) -> &Console<SqliteStore> {
+    pub fn console(&self) -> &Console<Database> {
         &self.console
     }
 
@@ -406,7 +456,7 @@ impl RunningDaemon {
         self.console.events()
     }
 
-    pub fn store(&self) -> &SqliteStore {
+    pub fn store(&self) -> &Database {
         self.console.store()
     }
 

@@ -90,6 +90,7 @@ impl Live {
             listen: "127.0.0.1:0".parse().unwrap(),
             allow_remote: false,
             rails: Default::default(),
+            database: None,
         }
     }
 

@@ -156,7 +156,8 @@ pub(crate) async fn add_to_buckets(
         });
         query.push(
             " ON CONFLICT (agent, currency, bucket) DO UPDATE SET \
-             spent_micros = spent_micros + excluded.spent_micros, held_micros = held_micros + excluded.held_micros",
+             spent_micros = ledger_buckets.spent_micros + excluded.spent_micros, \
+             held_micros = ledger_buckets.held_micros + excluded.held_micros",
         );
         query.build().persistent(true).execute(&mut *conn).await?;
     }
