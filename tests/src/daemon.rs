@@ -392,13 +392,15 @@ impl Drop for TestDaemon {
     }
 }
 
-/// `purser --data-dir DIR`, without inheriting a `PURSER_DATA_DIR` of the environment.
+/// `purser --data-dir DIR`, without inheriting a `PURSER_DATA_DIR` or a
+/// `PURSER_DATABASE` (team mode) of the environment: a test passes `--database` itself.
 pub fn purser_command(data_dir: &Path) -> Command {
     let mut command = Command::new(binary::purser());
     command
         .arg("--data-dir")
         .arg(data_dir)
         .env_remove("PURSER_DATA_DIR")
+        .env_remove("PURSER_DATABASE")
         .stdin(Stdio::null());
     command
 }
