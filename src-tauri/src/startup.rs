@@ -1,4 +1,4 @@
-//! Launch: the command line (`--data-dir`, `--listen`, notifications, the kill shortcut), the in-process daemon, and what
+//! Launch: the command line (`--data-dir`, `--listen`, `--database`, notifications, the kill shortcut), the in-process daemon, and what
 //! the window is told about it ([`StartupState`]).
 //!
 //! The daemon starts before the window opens, on Tauri's tokio runtime, so agents can
@@ -17,15 +17,16 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use clap::Parser;
 use purser_daemon::{Console, Daemon, RunningDaemon, ServeConfig, StartError, SystemClock};
-use purser_store::SqliteStore;
+use purser_store::Database;
 use serde::Serialize;
 
 use crate::error::IpcError;
 
-/// The console over the embedded daemon's SQLite store.
-pub type DesktopConsole = Console<SqliteStore>;
+/// The console over the embedded daemon's store (the data dir's SQLite file, or the
+/// team's PostgreSQL database).
+pub type DesktopConsole = Console<Database>;
 
-/// `purser-desktop [--data-dir DIR] [--listen ADDR]`.
+/// `purser-desktop [--data-dir DIR] [--listen ADDR] [--database URL]`.
 #[derive(Debug, Clone, PartialEq, Eq, Parser)]
 #[command(
     name = "purser-desktop",
@@ -40,6 +41,11 @@ pub struct Args {
     /// Where agents reach the agent API (loopback only; port 0 picks a free one).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7402")]
     pub listen: SocketAddr,
+    /// Team mode: the team's PostgreSQL database
+    /// (postgres://user:password@host:port/database) instead of the data dir's SQLite
+    /// file. The console then shows and decides every daemon's requests.
+    #[arg(long, env = "PURSER_DATABASE", value_name = "URL", hide_env_values = true)]
+    pub database: Option<String>,
     /// No desktop notifications for requests that wait (they still wait in the inbox and
     /// on the tray).
     #[arg(long, env = "PURSER_NO_NOTIFY")]
@@ -211,6 +217,7 @@ impl Startup {
         };
         let config = ServeConfig {
             listen: args.listen,
+            database: args.database.clone(),
             ..ServeConfig::new(data_dir)
         };
         Startup::start(config).await

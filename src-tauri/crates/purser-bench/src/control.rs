@@ -12,14 +12,14 @@ use hyper::header::{CONTENT_TYPE, HOST};
 use hyper::{Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use purser_daemon::Console;
-use purser_store::SqliteStore;
+use purser_store::Database;
 use serde_json::{Value, json};
 use tokio::net::UnixStream;
 
 /// Who applies policies and pulls the kill switch in a benchmark.
 #[derive(Debug, Clone)]
 pub enum Control {
-    InProcess(Console<SqliteStore>),
+    InProcess(Console<Database>),
     /// `DATA_DIR/admin.sock` of a running daemon.
     AdminSocket(PathBuf),
 }

@@ -94,8 +94,33 @@ impl Writer {
         Ok(())
     }
 
+    /// Reconnects if needed and begins the batch's transaction. A connection that
+    /// fails to begin (the server restarted since it was opened) is replaced and the
+    /// begin tried once more: nothing was begun, so the state is still exact.
+    async fn begin(&mut self) -> Result<(), StoreError> {
+        let mut attempts_left = 2;
+        loop {
+            self.ready().await?;
+            let Some(conn) = self.conn.as_mut() else {
+                return Err(StoreError::Unavailable("no database connection".into()));
+            };
+            match super::begin_batch(conn).await {
+                Ok(()) => return Ok(()),
+                Err(error) => {
+                    // See below why a failed connection is never reused.
+                    self.conn = None;
+                    attempts_left -= 1;
+                    if attempts_left == 0 {
+                        return Err(error.into());
+                    }
+                    tracing::warn!(%error, "cannot begin a transaction; reconnecting");
+                }
+            }
+        }
+    }
+
     async fn run_batch(&mut self, commands: Vec<Command>) {
-        if let Err(error) = self.ready().await {
+        if let Err(error) = self.begin().await {
             tracing::error!(%error, "store not ready; refusing a batch");
             let error = StoreError::Unavailable(error.to_string());
             for command in commands {
@@ -109,17 +134,6 @@ impl Writer {
             }
             return;
         };
-        if let Err(error) = super::begin_batch(conn).await {
-            tracing::error!(%error, "cannot begin a transaction; reconnecting for the next batch");
-            // Nothing was begun, so the state is still exact; the connection is replaced
-            // (see below why a failed connection is never reused).
-            self.conn = None;
-            let error = StoreError::Unavailable(error.to_string());
-            for command in commands {
-                command.fail(error.clone());
-            }
-            return;
-        }
         if super::SHARED_WRITERS {
             // Other daemons write to this database too: under the writers' lock, the
             // state is checked against the audit head (every change appends to the

@@ -85,7 +85,7 @@ const STATEMENT_TIMEOUT_MS: &str = "10000";
 /// daemon cannot hold the writers' lock.
 const IDLE_IN_TRANSACTION_TIMEOUT_MS: &str = "30000";
 /// Longest wait for a connection from the read pool.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Remote changes kept for slow subscribers.
 const REMOTE_CAPACITY: usize = 1024;
 
