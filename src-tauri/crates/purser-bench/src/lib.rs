@@ -4,6 +4,8 @@
 //!   durable throughput with group commit on and off, open-loop latency, the kill switch.
 //! - [`engines`]: Purser's `decide` against Cedar and Rego (regorus) on the same policy
 //!   and the same generated requests, after checking all three agree on every one.
+//! - [`team`]: team mode (issue #11): the same 64-agent closed loop against SQLite, and
+//!   against PostgreSQL with one and with three daemons sharing a database.
 //! - [`history`]: what a large audit trail costs (verify, page query, start time, size)
 //!   and the footprint of the headless daemon (idle RSS, binary sizes).
 //! - [`report`]: the one table every run prints, and `docs/benchmarks.md`.
@@ -27,6 +29,7 @@ pub mod mode;
 pub mod notifications;
 pub mod report;
 pub mod stats;
+pub mod team;
 
 pub use mode::Mode;
 pub use report::{Figure, Report};

@@ -48,8 +48,8 @@ pub const CONCURRENCY: [usize; 3] = [1, 8, 64];
 /// Open-loop rates, requests per second (full run).
 pub const RATES: [u32; 3] = [500, 1_000, 2_000];
 /// What each approved request spends (USD): small, so the budgets never bind.
-const AMOUNT: &str = "0.01";
-const AMOUNT_MICROS: i64 = 10_000;
+pub(crate) const AMOUNT: &str = "0.01";
+pub(crate) const AMOUNT_MICROS: i64 = 10_000;
 
 /// Approves every benchmark request, with budgets large enough never to bind but
 /// checked on every request like any policy's.
@@ -94,16 +94,16 @@ pub enum Target {
 
 /// How long each part of a run lasts.
 #[derive(Debug, Clone, Copy)]
-struct Durations {
-    warm_up: Duration,
-    closed_loop: Duration,
+pub(crate) struct Durations {
+    pub(crate) warm_up: Duration,
+    pub(crate) closed_loop: Duration,
     open_loop: Duration,
     before_kill: Duration,
     after_kill: Duration,
 }
 
 impl Durations {
-    fn of(mode: Mode) -> Durations {
+    pub(crate) fn of(mode: Mode) -> Durations {
         mode.pick(
             Durations {
                 warm_up: Duration::from_millis(200),
@@ -286,14 +286,26 @@ pub async fn run_scenarios(
 }
 
 /// A daemon started in this process, stopped gracefully.
-struct InProcess {
+pub(crate) struct InProcess {
     daemon: Option<RunningDaemon>,
 }
 
 impl InProcess {
+    /// On `data_dir`'s SQLite file.
     async fn start(data_dir: &std::path::Path, options: StoreOptions) -> anyhow::Result<InProcess> {
+        InProcess::start_on(data_dir, None, options).await
+    }
+
+    /// On `data_dir`, with its state in `database` (a `postgres://` URL, team mode) or,
+    /// when `None`, in the data dir's SQLite file.
+    pub(crate) async fn start_on(
+        data_dir: &std::path::Path,
+        database: Option<String>,
+        options: StoreOptions,
+    ) -> anyhow::Result<InProcess> {
         let mut config = ServeConfig::new(data_dir);
         config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        config.database = database;
         let daemon = Daemon::start_with_store_options(config, Arc::new(SystemClock), options)
             .await
             .context("cannot start the daemon")?;
@@ -302,11 +314,11 @@ impl InProcess {
         })
     }
 
-    fn running(&self) -> anyhow::Result<&RunningDaemon> {
+    pub(crate) fn running(&self) -> anyhow::Result<&RunningDaemon> {
         self.daemon.as_ref().context("the daemon was stopped")
     }
 
-    async fn stop(&mut self) {
+    pub(crate) async fn stop(&mut self) {
         if let Some(daemon) = self.daemon.take() {
             daemon.shutdown().await;
         }
@@ -315,14 +327,14 @@ impl InProcess {
 
 /// The approvals the agents were told of, to check against what the store recorded.
 #[derive(Debug, Default)]
-struct Ledger {
-    approved: u64,
+pub(crate) struct Ledger {
+    pub(crate) approved: u64,
 }
 
 impl Ledger {
     /// Today's USD spent in the store equals the approvals seen times the amount: every
     /// approval an agent was told of is on disk, and nothing else was spent.
-    async fn check(&self, daemon: &RunningDaemon) -> anyhow::Result<()> {
+    pub(crate) async fn check(&self, daemon: &RunningDaemon) -> anyhow::Result<()> {
         let status = daemon.store().status().await?;
         let spent = status
             .today
@@ -371,7 +383,7 @@ async fn throughput_series(
     ledger: &mut Ledger,
 ) -> anyhow::Result<Vec<Throughput>> {
     closed_loop(
-        addr,
+        &[addr],
         tokens,
         &format!("{label}-warm"),
         durations.warm_up,
@@ -383,7 +395,7 @@ async fn throughput_series(
         let agents = agents.min(tokens.len());
         let name = format!("{label}-{agents}");
         let run = closed_loop(
-            addr,
+            &[addr],
             &tokens[..agents],
             &name,
             durations.closed_loop,
@@ -401,17 +413,20 @@ async fn throughput_series(
     Ok(runs)
 }
 
-/// Every agent in `tokens` sends back-to-back approved requests for `duration`.
-async fn closed_loop(
-    addr: SocketAddr,
+/// Every agent in `tokens` sends back-to-back approved requests for `duration`, agent
+/// `i` to the daemon at `addrs[i % addrs.len()]` (one daemon, or a team sharing a
+/// database).
+pub(crate) async fn closed_loop(
+    addrs: &[SocketAddr],
     tokens: &[String],
     label: &str,
     duration: Duration,
     ledger: &mut Ledger,
 ) -> anyhow::Result<Throughput> {
+    ensure!(!addrs.is_empty(), "a closed loop needs a daemon to load");
     let mut clients = Vec::with_capacity(tokens.len());
-    for token in tokens {
-        clients.push(AgentClient::connect(addr, token).await?);
+    for (token, addr) in tokens.iter().zip(addrs.iter().cycle()) {
+        clients.push(AgentClient::connect(*addr, token).await?);
     }
     let started = Instant::now();
     let deadline = started + duration;
@@ -532,7 +547,7 @@ async fn open_loop_series(
     let mut runs = Vec::new();
     for &rate in rates {
         closed_loop(
-            addr,
+            &[addr],
             &tokens[..tokens.len().min(8)],
             &format!("ol-warm-{rate}"),
             durations.warm_up / 2,

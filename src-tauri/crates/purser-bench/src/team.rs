@@ -1,0 +1,296 @@
+//! Team mode's cost (issue #11): durable decisions per second from the same 64-agent
+//! closed loop as the "64 agents" throughput figure, in one run, against
+//!
+//! 1. the embedded SQLite store, one daemon (that figure's setup),
+//! 2. PostgreSQL, one daemon,
+//! 3. PostgreSQL, three daemons sharing one database, the agents spread round-robin
+//!    over their agent APIs.
+//!
+//! The cluster is a throwaway one ([`TestPostgres`]: the Debian server binaries on a
+//! temporary directory, `fsync=on`), with a fresh database per configuration; every
+//! daemon runs in this process on its own data dir. After each configuration the
+//! approvals the agents were told of must equal the approved request rows in the audit
+//! trail and the USD every daemon's store reports as spent today, and the hash chain must
+//! verify; otherwise the run fails.
+//!
+//! Without the PostgreSQL server binaries the scenario is skipped with a note (CI has
+//! them). What it must not do: tune the cluster or the daemons to look faster than
+//! `purser serve --database` with a default PostgreSQL would be.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, ensure};
+use purser_core::AuthorizationStatus;
+use purser_store::{AuditFilter, AuditKind, ExportFormat, Store, StoreOptions};
+use purser_testpg::TestPostgres;
+
+use crate::control::Control;
+use crate::load::{AGENTS, Durations, InProcess, Ledger, POLICY, Throughput, closed_loop};
+use crate::machine::{filesystem_of, scratch_dir};
+use crate::mode::Mode;
+use crate::report::Figure;
+use crate::stats::{human, thousands};
+
+/// Daemons sharing one database in the team configuration.
+pub const TEAM_DAEMONS: usize = 3;
+
+/// One measured configuration.
+#[derive(Debug, Clone)]
+struct Measured {
+    name: &'static str,
+    /// On PostgreSQL (else the embedded SQLite file).
+    postgres: bool,
+    daemons: usize,
+    run: Throughput,
+    /// Approved request rows in the audit trail after the run (warm-up included), equal
+    /// to the approvals the agents were told of.
+    audited_approvals: u64,
+    audit_rows: u64,
+}
+
+/// Runs the three configurations; their figures and notes (a skip says why). Fails on
+/// any broken guarantee.
+pub async fn run(mode: Mode) -> anyhow::Result<(Vec<Figure>, Vec<String>)> {
+    if let Some(missing) = missing_server_binaries() {
+        let note = format!("team mode not measured: {missing}");
+        println!("  skipped: {note}");
+        return Ok((Vec::new(), vec![note]));
+    }
+    let cluster = tokio::task::spawn_blocking(TestPostgres::start)
+        .await?
+        .context("cannot start a throwaway PostgreSQL cluster")?;
+    let measured = measure_all(mode, &cluster).await;
+    let log = match &measured {
+        Ok(_) => String::new(),
+        Err(_) => cluster.log_tail(30),
+    };
+    // Stopping the cluster waits for pg_ctl: not on the runtime's workers.
+    tokio::task::spawn_blocking(move || drop(cluster)).await?;
+    let measured = measured.with_context(|| format!("the PostgreSQL server's log ends:\n{log}"))?;
+    Ok((figures(&measured), Vec::new()))
+}
+
+async fn measure_all(mode: Mode, cluster: &TestPostgres) -> anyhow::Result<Vec<Measured>> {
+    let durations = Durations::of(mode);
+    let pg_1 = cluster.create_database("team_one_daemon")?;
+    let pg_3 = cluster.create_database("team_three_daemons")?;
+    let configurations = [
+        ("SQLite embedded, 1 daemon", 1, None),
+        ("PostgreSQL, 1 daemon", 1, Some(pg_1)),
+        (
+            "PostgreSQL, 3 daemons on one database",
+            TEAM_DAEMONS,
+            Some(pg_3),
+        ),
+    ];
+    let mut measured = Vec::with_capacity(configurations.len());
+    for (name, daemons, database) in configurations {
+        let result = configuration(name, daemons, database, durations)
+            .await
+            .with_context(|| format!("team mode benchmark, {name}"))?;
+        measured.push(result);
+    }
+    Ok(measured)
+}
+
+/// Starts `daemons` daemons on `database` (the SQLite file of the only one when `None`),
+/// creates the agents, warms up, measures, checks, stops.
+async fn configuration(
+    name: &'static str,
+    daemons: usize,
+    database: Option<String>,
+    durations: Durations,
+) -> anyhow::Result<Measured> {
+    let dir = scratch_dir("team-")?;
+    let mut team = Vec::with_capacity(daemons);
+    for index in 0..daemons {
+        let data_dir = dir.path().join(format!("daemon-{index}"));
+        team.push(InProcess::start_on(&data_dir, database.clone(), StoreOptions::default()).await?);
+    }
+    let postgres = database.is_some();
+    let measured = load_team(name, postgres, &team, durations).await;
+    for daemon in &mut team {
+        daemon.stop().await;
+    }
+    measured
+}
+
+async fn load_team(
+    name: &'static str,
+    postgres: bool,
+    team: &[InProcess],
+    durations: Durations,
+) -> anyhow::Result<Measured> {
+    let first = team.first().context("a team of no daemons")?.running()?;
+    let control = Control::InProcess(first.console().clone());
+    control.apply_policy(POLICY).await?;
+    let mut tokens = Vec::with_capacity(AGENTS);
+    for agent in 0..AGENTS {
+        tokens.push(control.add_agent(&format!("team-{agent}")).await?);
+    }
+    let mut addrs: Vec<SocketAddr> = Vec::with_capacity(team.len());
+    for daemon in team {
+        let running = daemon.running()?;
+        // A status is a batch of the daemon's writer: it catches up with what the first
+        // daemon committed (policy, agents) before any agent asks it.
+        let status = running.store().status().await?;
+        ensure!(
+            status.agents.active == AGENTS as u64 && status.policy_version >= 1,
+            "a daemon of the team sees {} active agents and policy version {} after the first created {AGENTS} and applied one",
+            status.agents.active,
+            status.policy_version
+        );
+        addrs.push(running.agent_addr());
+    }
+    let mut ledger = Ledger::default();
+    closed_loop(&addrs, &tokens, "team-warm", durations.warm_up, &mut ledger).await?;
+    let run = closed_loop(&addrs, &tokens, "team", durations.closed_loop, &mut ledger).await?;
+    println!(
+        "  {name:<38} {:>2} agents: {:>8.0} durable decisions/s (p50 {}, p99 {})",
+        run.agents,
+        run.per_second(),
+        run.latency.map_or_else(String::new, |p| human(p.p50)),
+        run.latency.map_or_else(String::new, |p| human(p.p99)),
+    );
+    // Every daemon's writer catches up before it answers, so each reports the team's
+    // spend, not only its own.
+    for daemon in team {
+        ledger.check(daemon.running()?).await?;
+    }
+    let approvals = AuditFilter {
+        kind: Some(AuditKind::Request),
+        status: Some(AuthorizationStatus::Approved),
+        ..AuditFilter::default()
+    };
+    let audited_approvals = first
+        .store()
+        .audit_export(&approvals, &mut std::io::sink(), ExportFormat::Jsonl)
+        .await?;
+    ensure!(
+        audited_approvals == ledger.approved,
+        "the audit trail holds {audited_approvals} approved requests but the agents were told of {} approvals",
+        ledger.approved
+    );
+    let verification = first.store().verify_audit().await?;
+    ensure!(
+        verification.intact,
+        "the audit trail's hash chain is broken: {:?}",
+        verification.first_broken
+    );
+    ensure!(
+        verification.rows >= audited_approvals,
+        "audit verify walked {} rows, fewer than the {audited_approvals} approvals",
+        verification.rows
+    );
+    Ok(Measured {
+        name,
+        postgres,
+        daemons: team.len(),
+        run,
+        audited_approvals,
+        audit_rows: verification.rows,
+    })
+}
+
+fn figures(measured: &[Measured]) -> Vec<Figure> {
+    let section = "team mode (64 agents)";
+    let postgres_fs = filesystem_of(&std::env::temp_dir());
+    let mut figures = Vec::new();
+    for config in measured {
+        let bound = if !config.postgres {
+            "the store's single writer, one fsync per batch (the 64-agent figure above, measured again)".to_owned()
+        } else if config.daemons == 1 {
+            format!(
+                "one writer: per batch the writers' advisory lock, an audit-head check and a COMMIT (WAL fsync on {postgres_fs}), each a loopback round trip"
+            )
+        } else {
+            format!(
+                "{} daemons' batches take turns under one advisory lock; a daemon reloads its state when another committed since its last batch; a COMMIT (WAL fsync on {postgres_fs}) per batch",
+                config.daemons
+            )
+        };
+        let latency = config.run.latency.map_or_else(String::new, |p| {
+            format!(
+                "; closed-loop latency p50 {} p99 {}",
+                human(p.p50),
+                human(p.p99)
+            )
+        });
+        figures.push(
+            Figure::info(
+                section,
+                config.name,
+                format!("{}/s", thousands(config.run.per_second() as u64)),
+            )
+            .bound(format!("{bound}{latency}")),
+        );
+    }
+    let rate = |at: usize| measured.get(at).map(|m| m.run.per_second());
+    if let (Some(sqlite), Some(one), Some(three)) = (rate(0), rate(1), rate(2)) {
+        figures.push(Figure::info(
+            section,
+            "PostgreSQL 1 daemon / SQLite",
+            format!("{:.2}x", one / sqlite.max(1e-9)),
+        ));
+        figures.push(Figure::info(
+            section,
+            format!("PostgreSQL {TEAM_DAEMONS} daemons / 1 daemon"),
+            format!("{:.2}x", three / one.max(1e-9)),
+        ));
+    }
+    let counts: Vec<String> = measured
+        .iter()
+        .map(|m| {
+            format!(
+                "{} of {} rows",
+                thousands(m.audited_approvals),
+                thousands(m.audit_rows)
+            )
+        })
+        .collect();
+    figures.push(
+        Figure::info(
+            section,
+            "approvals answered = approved rows in the audit trail = USD spent, chain intact",
+            format!("{} of {} configurations", measured.len(), measured.len()),
+        )
+        .goal("all", true)
+        .bound(format!("checked, or the run fails: {}", counts.join(", "))),
+    );
+    figures
+}
+
+/// Why the PostgreSQL server binaries cannot be used, or `None` when they are there
+/// (where [`TestPostgres::start`] looks: `PURSER_TESTPG_BIN_DIR`, else Debian's
+/// `/usr/lib/postgresql/VERSION/bin`).
+fn missing_server_binaries() -> Option<String> {
+    let has_tools = |dir: &Path| {
+        ["initdb", "pg_ctl", "createdb"]
+            .iter()
+            .all(|tool| dir.join(tool).is_file())
+    };
+    if let Some(dir) = std::env::var_os(purser_testpg::BIN_DIR_ENV) {
+        let dir = PathBuf::from(dir);
+        return (!has_tools(&dir)).then(|| {
+            format!(
+                "{}={} has no initdb, pg_ctl and createdb",
+                purser_testpg::BIN_DIR_ENV,
+                dir.display()
+            )
+        });
+    }
+    let found = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|entry| has_tools(&entry.path().join("bin")));
+    (!found).then(|| {
+        format!(
+            "the PostgreSQL server binaries are not installed (no /usr/lib/postgresql/VERSION/bin \
+             with initdb, pg_ctl and createdb): install the Debian package `postgresql`, or set {} \
+             to their directory",
+            purser_testpg::BIN_DIR_ENV
+        )
+    })
+}
