@@ -58,6 +58,9 @@ pub struct Status {
     pub version: String,
     pub listen: Option<String>,
     pub data_dir: Option<String>,
+    /// The SQLite file, or the team's PostgreSQL database (team mode).
+    #[serde(default)]
+    pub database: Option<String>,
     pub kill_switch: KillSwitch,
     pub pending: u64,
     pub agents: u64,

@@ -237,4 +237,8 @@ impl Store for Database {
     fn remote_changes(&self) -> Option<broadcast::Receiver<RemoteChange>> {
         on_backend!(self, store => store.remote_changes())
     }
+
+    fn location(&self) -> String {
+        on_backend!(self, store => store.location())
+    }
 }

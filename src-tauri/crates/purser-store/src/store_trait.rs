@@ -198,6 +198,10 @@ pub trait Store: Send + Sync {
 
     // ----- team mode -----
 
+    /// Where the state lives, for the principal: the SQLite file's path, or the
+    /// PostgreSQL URL without its password followed by "(team mode)".
+    fn location(&self) -> String;
+
     /// What other daemons sharing this database change, as they commit; `None` when
     /// this process is the database's only writer (SQLite).
     fn remote_changes(&self) -> Option<broadcast::Receiver<RemoteChange>>;

@@ -56,6 +56,14 @@ fn render_status(status: &Status) -> String {
     if let Some(data_dir) = &status.data_dir {
         lines.push(("data dir", clean(data_dir)));
     }
+    // The SQLite file is inside the data dir; only team mode's database is news.
+    if let Some(database) = status
+        .database
+        .as_deref()
+        .filter(|d| d.contains("(team mode)"))
+    {
+        lines.push(("database", clean(database)));
+    }
     lines.extend([
         ("kill switch", kill_switch),
         ("pending", pending),
@@ -86,6 +94,7 @@ mod tests {
             version: "0.1.0".into(),
             listen: Some("127.0.0.1:7402".into()),
             data_dir: Some("/home/p/.local/share/purser".into()),
+            database: Some("/home/p/.local/share/purser/purser.db".into()),
             kill_switch: KillSwitch {
                 engaged: false,
                 reason: None,
@@ -118,6 +127,18 @@ mod tests {
              agents       3\n\
              policy       version 4\n\
              spent today  12.50 USD, 0.000001 EUR\n"
+        );
+    }
+
+    #[test]
+    fn team_mode_names_the_shared_database() {
+        let mut status = status();
+        status.database = Some("postgres://purser@db.internal:5432/purser (team mode)".into());
+        assert!(
+            render_status(&status)
+                .contains("\ndatabase     postgres://purser@db.internal:5432/purser (team mode)\n"),
+            "{}",
+            render_status(&status)
         );
     }
 

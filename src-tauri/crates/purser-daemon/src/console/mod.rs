@@ -110,6 +110,8 @@ pub struct StatusView {
     pub version: &'static str,
     pub listen: String,
     pub data_dir: String,
+    /// Where the state lives: the SQLite file, or the team's PostgreSQL database.
+    pub database: String,
     pub kill_switch: KillSwitchView,
     pub pending: u64,
     /// Agents that may ask (active or frozen; revoked ones are not counted).
@@ -225,6 +227,7 @@ impl<S: Store + 'static> Console<S> {
             version: env!("CARGO_PKG_VERSION"),
             listen: self.listen().to_string(),
             data_dir: self.data_dir().display().to_string(),
+            database: self.store().location(),
             kill_switch: KillSwitchView::from(&status.kill_switch),
             pending: status.pending,
             agents: status.agents.active + status.agents.frozen,

@@ -49,6 +49,8 @@ pub struct Handle {
     pub(super) published: watch::Receiver<Arc<Published>>,
     /// What other daemons sharing the database change (team mode only).
     pub(super) remote: Option<broadcast::Sender<RemoteChange>>,
+    /// [`Store::location`].
+    pub(super) location: String,
 }
 
 impl std::fmt::Debug for Handle {
@@ -450,5 +452,9 @@ impl Store for Handle {
 
     fn remote_changes(&self) -> Option<broadcast::Receiver<RemoteChange>> {
         self.remote.as_ref().map(broadcast::Sender::subscribe)
+    }
+
+    fn location(&self) -> String {
+        self.location.clone()
     }
 }

@@ -159,6 +159,7 @@ impl PostgresStore {
             read_options: connect,
             published,
             remote: Some(remote),
+            location: format!("{} (team mode)", redact(url)),
         })
     }
 }

@@ -118,6 +118,7 @@ impl SqliteStore {
             read_options,
             published,
             remote: None,
+            location: path.display().to_string(),
         })
     }
 }
