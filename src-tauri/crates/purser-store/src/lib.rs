@@ -16,6 +16,9 @@
 //! What this crate must not do: decide policy itself (that is `purser_core::engine`),
 //! read the wall clock outside [`SystemClock`], or speak HTTP.
 
+// By design: `src/backend/` is compiled once per backend (see the layout above).
+#![allow(clippy::duplicate_mod)]
+
 mod canonical;
 mod clock;
 mod database;
