@@ -153,17 +153,17 @@ fn push_filter(query: &mut QueryBuilder<'_, Db>, filter: &AuditFilter) {
     }
     if let Some(status) = filter.status {
         query
-            .push(" AND json_extract(body, '$.status') = ")
+            .push(format!(" AND {} = ", super::body_field("status")))
             .push_bind(status.as_str());
     }
     if let Some(merchant) = &filter.merchant {
         query
-            .push(" AND json_extract(body, '$.merchant') = ")
+            .push(format!(" AND {} = ", super::body_field("merchant")))
             .push_bind(merchant.clone());
     }
     if let Some(currency) = &filter.currency {
         query
-            .push(" AND json_extract(body, '$.currency') = ")
+            .push(format!(" AND {} = ", super::body_field("currency")))
             .push_bind(currency.as_str().to_owned());
     }
     if let Some(since) = filter.since {
@@ -174,7 +174,7 @@ fn push_filter(query: &mut QueryBuilder<'_, Db>, filter: &AuditFilter) {
     }
     if let Some(text) = &filter.text {
         query
-            .push(" AND instr(lower(body), lower(")
+            .push(format!(" AND {}(lower(body), lower(", super::FIND_TEXT))
             .push_bind(text.clone())
             .push(")) > 0");
     }

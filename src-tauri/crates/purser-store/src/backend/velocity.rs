@@ -95,7 +95,7 @@ impl VelocityIndex {
         // Only the newest `cap` approvals per agent cross over from SQLite.
         let mut rows = sqlx::query(
             "SELECT agent, at FROM (SELECT agent, at, row_number() OVER (PARTITION BY agent ORDER BY at DESC) AS n \
-             FROM ledger WHERE at >= $1 AND kind = 'payment') WHERE n <= $2 ORDER BY at",
+             FROM ledger WHERE at >= $1 AND kind = 'payment') AS recent WHERE n <= $2 ORDER BY at",
         )
         .bind(now_micros.saturating_sub(bounds.window_micros))
         .bind(i64::try_from(bounds.cap).unwrap_or(i64::MAX))

@@ -225,6 +225,14 @@ const AUDIT_CHUNK_QUERY: &str = "SELECT count(*), min(seq), max(seq), \
      string_agg(hash, '' ORDER BY seq) \
      FROM audit WHERE seq > $1 AND seq <= $2";
 
+/// The text field `name` of an audit row's JSON body.
+fn body_field(name: &str) -> String {
+    format!("(body::jsonb ->> '{name}')")
+}
+
+/// `FIND_TEXT(haystack, needle)`: the needle's 1-based position, 0 when absent.
+const FIND_TEXT: &str = "strpos";
+
 /// The walk reads one snapshot of the whole trail.
 const SNAPSHOT_SETUP: Option<&str> =
     Some("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY");

@@ -150,6 +150,14 @@ const AUDIT_CHUNK_QUERY: &str = "SELECT count(*), min(seq), max(seq), \
      group_concat(body, char(30)), group_concat(prev_hash, ''), group_concat(hash, '') \
      FROM audit WHERE seq > $1 AND seq <= $2";
 
+/// The text field `name` of an audit row's JSON body.
+fn body_field(name: &str) -> String {
+    format!("json_extract(body, '$.{name}')")
+}
+
+/// `FIND_TEXT(haystack, needle)`: the needle's 1-based position, 0 when absent.
+const FIND_TEXT: &str = "instr";
+
 /// A read transaction is a snapshot already.
 const SNAPSHOT_SETUP: Option<&str> = None;
 

@@ -54,7 +54,7 @@ pub async fn open_with(dir: &Path, clock: &Arc<ManualClock>, options: StoreOptio
         .unwrap()
 }
 
-pub async fn apply(store: &SqliteStore, text: &str) -> u32 {
+pub async fn apply(store: &impl Store, text: &str) -> u32 {
     let policy = parse_policy("test.toml", text).unwrap();
     store.apply_policy(text, policy, "test").await.unwrap()
 }
@@ -63,7 +63,7 @@ pub fn token(name: &str) -> [u8; 32] {
     Sha256::digest(format!("token-of-{name}").as_bytes()).into()
 }
 
-pub async fn add_agent(store: &SqliteStore, name: &str) {
+pub async fn add_agent(store: &impl Store, name: &str) {
     store
         .add_agent(name.parse().unwrap(), None, token(name))
         .await
