@@ -5,6 +5,7 @@
 //! ids aside. The backends share their decision code; this proves their SQL agrees.
 //! It needs the PostgreSQL server binaries (Debian's `postgresql`; `cargo xtask test`
 //! installs them) and starts a throwaway cluster of its own.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
