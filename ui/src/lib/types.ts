@@ -75,6 +75,8 @@ export interface Status {
   version: string;
   listen: string | null;
   data_dir: string | null;
+  /** The SQLite file, or in team mode the shared PostgreSQL database ("postgres://… (team mode)"). */
+  database?: string | null;
   kill_switch: KillSwitchState;
   pending: number;
   /** Agents that may ask (active or frozen). */
