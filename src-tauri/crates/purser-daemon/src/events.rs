@@ -113,6 +113,11 @@ impl EventBus {
         }
     }
 
+    /// Whether anyone listens now (a console, a notifier, an event stream).
+    pub fn has_subscribers(&self) -> bool {
+        self.sender.receiver_count() > 0
+    }
+
     pub fn subscribe(&self) -> Subscription {
         Subscription {
             receiver: self.sender.subscribe(),
