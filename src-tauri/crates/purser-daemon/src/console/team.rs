@@ -33,14 +33,19 @@ impl<S: Store + 'static> Console<S> {
                 );
             }
             RemoteChange::Appended(entries) => {
+                // The kill switch's own row comes before the rows of what it cancelled:
+                // those are told in its event (`cancelled_ids`), as locally.
                 let kill = entries.iter().any(|entry| entry.kind == AuditKind::Kill);
-                let mut cancelled_by_kill = Vec::new();
+                let cancelled_by_kill: Vec<&str> = entries
+                    .iter()
+                    .filter(|entry| kill && entry.kind == AuditKind::Cancel)
+                    .filter_map(|entry| entry.authorization_id.as_deref())
+                    .collect();
+                for id in &cancelled_by_kill {
+                    self.shared.waiters.notify(id);
+                }
                 for entry in &entries {
                     if kill && entry.kind == AuditKind::Cancel {
-                        if let Some(id) = entry.authorization_id.as_deref() {
-                            self.shared.waiters.notify(id);
-                            cancelled_by_kill.push(id);
-                        }
                         continue;
                     }
                     self.relay_entry(entry, &cancelled_by_kill).await;

@@ -24,37 +24,45 @@ const RETRY: Duration = Duration::from_secs(1);
 /// Longest wait for the writer to catch up before the change is passed on anyway.
 const REFRESH_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The listener's own pool (it holds its connection for good: not a reader's).
+pub(super) fn pool(connect: PgConnectOptions) -> Pool {
+    PgPoolOptions::new()
+        .max_connections(1)
+        .min_connections(0)
+        .connect_lazy_with(connect)
+}
+
+/// Listens from `first` (subscribed before the store loaded its state, so no commit
+/// falls between the two) and after that from new subscriptions.
 pub(super) async fn run(
-    connect: PgConnectOptions,
+    first: PgListener,
+    pool: Pool,
     reads: Pool,
     node: String,
     remote: broadcast::Sender<RemoteChange>,
     writer: mpsc::WeakSender<Command>,
 ) {
-    // The listener holds its connection for good: a pool of its own, not a reader's.
-    let pool = PgPoolOptions::new()
-        .max_connections(1)
-        .min_connections(0)
-        .connect_lazy_with(connect);
-    let mut connected_before = false;
+    let mut next = Some(first);
     loop {
         if writer.upgrade().is_none() {
             return;
         }
-        let mut listener = match subscribe(&pool).await {
-            Ok(listener) => listener,
-            Err(error) => {
-                tracing::warn!(%error, "team database: cannot listen for other daemons' commits; retrying");
-                tokio::time::sleep(RETRY).await;
-                continue;
-            }
+        let mut listener = match next.take() {
+            Some(listener) => listener,
+            None => match subscribe(&pool).await {
+                Ok(listener) => {
+                    tracing::info!("team database: listening again; resynchronizing");
+                    refresh(&writer).await;
+                    let _ = remote.send(RemoteChange::Resync);
+                    listener
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "team database: cannot listen for other daemons' commits; retrying");
+                    tokio::time::sleep(RETRY).await;
+                    continue;
+                }
+            },
         };
-        if connected_before {
-            tracing::info!("team database: listening again; resynchronizing");
-            refresh(&writer).await;
-            let _ = remote.send(RemoteChange::Resync);
-        }
-        connected_before = true;
         loop {
             match listener.try_recv().await {
                 Ok(Some(notification)) => {
@@ -82,7 +90,7 @@ pub(super) async fn run(
     }
 }
 
-async fn subscribe(pool: &Pool) -> Result<PgListener, sqlx::Error> {
+pub(super) async fn subscribe(pool: &Pool) -> Result<PgListener, sqlx::Error> {
     let mut listener = PgListener::connect_with(pool).await?;
     listener.eager_reconnect(false);
     listener.listen(CHANNEL).await?;

@@ -119,6 +119,11 @@ impl PostgresStore {
         };
         let mut conn = connect.connect().await.map_err(unreachable)?;
         MIGRATOR.run(&mut conn).await?;
+        // Listening before the state is loaded: every later commit is announced to us.
+        let listen_pool = listener::pool(connect.clone());
+        let first = listener::subscribe(&listen_pool)
+            .await
+            .map_err(unreachable)?;
         handle::seed(&mut conn, clock.now()).await?;
         // Loaded under the writers' lock, so what it reads is one consistent state.
         begin_batch(&mut conn).await?;
@@ -147,7 +152,8 @@ impl PostgresStore {
         };
         tokio::spawn(writer.run());
         tokio::spawn(listener::run(
-            connect.clone(),
+            first,
+            listen_pool,
             reads.clone(),
             node,
             remote.clone(),
