@@ -13,6 +13,9 @@
 //! trail and the USD every daemon's store reports as spent today, and the hash chain must
 //! verify; otherwise the run fails.
 //!
+//! On PostgreSQL, [`commits`] listens to the daemons' commit announcements during the
+//! measured run: decisions per COMMIT, and how often a batch followed another daemon's.
+//!
 //! Without the PostgreSQL server binaries the scenario is skipped with a note (CI has
 //! them). What it must not do: tune the cluster or the daemons to look faster than
 //! `purser serve --database` with a default PostgreSQL would be.
@@ -24,12 +27,15 @@ use purser_core::AuthorizationStatus;
 use purser_store::{AuditFilter, AuditKind, Database, Store, StoreOptions};
 use purser_testpg::TestPostgres;
 
+use self::commits::{CommitWatch, Commits};
 use crate::control::Control;
 use crate::load::{AGENTS, Durations, InProcess, Ledger, POLICY, Throughput, closed_loop};
 use crate::machine::{filesystem_of, scratch_dir};
 use crate::mode::Mode;
 use crate::report::Figure;
 use crate::stats::{human, thousands};
+
+mod commits;
 
 /// Daemons sharing one database in the team configuration.
 pub const TEAM_DAEMONS: usize = 3;
@@ -38,10 +44,10 @@ pub const TEAM_DAEMONS: usize = 3;
 #[derive(Debug, Clone)]
 struct Measured {
     name: &'static str,
-    /// On PostgreSQL (else the embedded SQLite file).
-    postgres: bool,
     daemons: usize,
     run: Throughput,
+    /// The write batches of the measured run (PostgreSQL only).
+    commits: Option<Commits>,
     /// Approved request rows in the audit trail after the run (warm-up included), equal
     /// to the approvals the agents were told of.
     audited_approvals: u64,
@@ -107,8 +113,7 @@ async fn configuration(
         let data_dir = dir.path().join(format!("daemon-{index}"));
         team.push(InProcess::start_on(&data_dir, database.clone(), StoreOptions::default()).await?);
     }
-    let postgres = database.is_some();
-    let measured = load_team(name, postgres, &team, durations).await;
+    let measured = load_team(name, database.as_deref(), &team, durations).await;
     for daemon in &mut team {
         daemon.stop().await;
     }
@@ -117,7 +122,7 @@ async fn configuration(
 
 async fn load_team(
     name: &'static str,
-    postgres: bool,
+    database: Option<&str>,
     team: &[InProcess],
     durations: Durations,
 ) -> anyhow::Result<Measured> {
@@ -144,7 +149,26 @@ async fn load_team(
     }
     let mut ledger = Ledger::default();
     closed_loop(&addrs, &tokens, "team-warm", durations.warm_up, &mut ledger).await?;
+    let watch = match database {
+        Some(url) => Some(CommitWatch::start(url).await?),
+        None => None,
+    };
     let run = closed_loop(&addrs, &tokens, "team", durations.closed_loop, &mut ledger).await?;
+    let commits = match watch {
+        Some(watch) => Some(watch.finish().await?),
+        None => None,
+    };
+    if let Some(commits) = commits {
+        // The warm-up's commits came before the watch listened, and each answer of the
+        // run came after its commit: the commits heard are exactly the run's decisions.
+        ensure!(
+            commits.rows == run.approved,
+            "the daemons announced {} decisions in {} commits during the run, but the agents were told of {} approvals",
+            commits.rows,
+            commits.count,
+            run.approved
+        );
+    }
     println!(
         "  {name:<38} {:>2} agents: {:>8.0} durable decisions/s (p50 {}, p99 {})",
         run.agents,
@@ -182,9 +206,9 @@ async fn load_team(
     }
     Ok(Measured {
         name,
-        postgres,
         daemons: team.len(),
         run,
+        commits,
         audited_approvals,
         audit_rows: audit_rows.unwrap_or_default(),
     })
@@ -224,7 +248,7 @@ fn figures(measured: &[Measured]) -> Vec<Figure> {
     let postgres_fs = filesystem_of(&std::env::temp_dir());
     let mut figures = Vec::new();
     for config in measured {
-        let bound = if !config.postgres {
+        let bound = if config.commits.is_none() {
             "the store's single writer, one fsync per batch (the durable throughput figure's setup, measured again here)".to_owned()
         } else if config.daemons == 1 {
             format!(
@@ -250,6 +274,30 @@ fn figures(measured: &[Measured]) -> Vec<Figure> {
                 format!("{}/s", thousands(config.run.per_second() as u64)),
             )
             .bound(format!("{bound}{latency}")),
+        );
+    }
+    for config in measured {
+        let Some(commits) = config.commits else {
+            continue;
+        };
+        let mut bound = format!(
+            "{} decisions in {} commits in the measured run",
+            thousands(commits.rows),
+            thousands(commits.count)
+        );
+        if config.daemons > 1 {
+            bound.push_str(&format!(
+                "; {:.0}% of them right after another daemon's (whose writer then reloads its state first)",
+                commits.after_another_daemon * 100.0
+            ));
+        }
+        figures.push(
+            Figure::info(
+                section,
+                format!("{}: decisions per COMMIT", config.name),
+                format!("{:.1}", commits.rows_per_commit),
+            )
+            .bound(bound),
         );
     }
     let rate = |at: usize| measured.get(at).map(|m| m.run.per_second());
