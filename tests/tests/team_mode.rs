@@ -685,8 +685,9 @@ struct Exchange {
 enum Outcome {
     /// 200 approved, with the authorization id.
     Approved(String),
-    /// 503 `unavailable`.
-    Unavailable,
+    /// 503 `unavailable`: "nothing was approved", or (`outcome_unknown`) "the database
+    /// was lost while recording: retry with the same request_id to learn the outcome".
+    Unavailable { outcome_unknown: bool },
     /// Anything else: a failure of the test.
     Other(String),
 }
@@ -734,7 +735,10 @@ fn postgres_down_fails_closed_and_the_same_daemons_recover_when_it_is_back() {
                             unavailable.fetch_add(1, Ordering::SeqCst);
                             // Fail-closed answers come fast: do not spin on them.
                             std::thread::sleep(Duration::from_millis(20));
-                            Outcome::Unavailable
+                            let message = error["error"]["message"].as_str().unwrap_or("");
+                            Outcome::Unavailable {
+                                outcome_unknown: message.contains("outcome is not known"),
+                            }
                         }
                         Ok((status, body)) => Outcome::Other(format!("{status} {body}")),
                         Err(error) => Outcome::Other(error),
@@ -839,7 +843,11 @@ fn postgres_down_fails_closed_and_the_same_daemons_recover_when_it_is_back() {
     );
     let refused_while_down = exchanges
         .iter()
-        .filter(|e| e.outcome == Outcome::Unavailable && e.sent >= down && e.answered <= restarting)
+        .filter(|e| {
+            matches!(e.outcome, Outcome::Unavailable { .. })
+                && e.sent >= down
+                && e.answered <= restarting
+        })
         .count();
     assert!(refused_while_down > 0, "the outage was seen by the agents");
     for node in nodes.iter() {
@@ -875,14 +883,31 @@ fn postgres_down_fails_closed_and_the_same_daemons_recover_when_it_is_back() {
         .map(|a| ((a.agent.clone(), a.request_id.clone()), a.status.as_str()))
         .collect();
     // 503 means "nothing was approved" (agent-api.md), as it does on SQLite
-    // (reliability_store_faults.rs): a request answered 503 must not be recorded. Checked
-    // last, once the retries, the ledger and the chain have been checked.
+    // (reliability_store_faults.rs): a request answered so must not be recorded. The one
+    // exception says so: a COMMIT cut off by the stop may have landed, and when the
+    // daemon cannot ask the database it answers that the outcome is unknown (retrying
+    // with the same request_id tells). Checked last, once the retries, the ledger and
+    // the chain have been checked.
     let refused: Vec<&Exchange> = exchanges
         .iter()
-        .filter(|e| e.outcome == Outcome::Unavailable)
+        .filter(|e| matches!(e.outcome, Outcome::Unavailable { .. }))
         .collect();
+    let outcome_unknown = refused
+        .iter()
+        .filter(|e| {
+            e.outcome
+                == Outcome::Unavailable {
+                    outcome_unknown: true,
+                }
+        })
+        .count();
     let mut recorded_although_refused = Vec::new();
-    for exchange in &refused {
+    for exchange in refused.iter().filter(|e| {
+        e.outcome
+            == Outcome::Unavailable {
+                outcome_unknown: false,
+            }
+    }) {
         let key = (exchange.agent.clone(), exchange.request_id.clone());
         if let Some(status) = recorded_by_request.get(&key) {
             let since_stop = |at: Instant| {
@@ -956,7 +981,7 @@ fn postgres_down_fails_closed_and_the_same_daemons_recover_when_it_is_back() {
         .max()
         .unwrap_or_default();
     println!(
-        "team outage: {} requests, {approved_before_stop} approved before the stop, PostgreSQL down {:.1} s, {refused_while_down} answered 503 while down (slowest 503 {:.2} s), none approved while down, {} 503s in all, none of them recorded, recovered in {:.1} s; {rows} audit rows intact on both nodes",
+        "team outage: {} requests, {approved_before_stop} approved before the stop, PostgreSQL down {:.1} s, {refused_while_down} answered 503 while down (slowest 503 {:.2} s), none approved while down, {} 503s in all, none of those saying \"nothing was approved\" recorded ({outcome_unknown} said the outcome was unknown), recovered in {:.1} s; {rows} audit rows intact on both nodes",
         exchanges.len(),
         (restarting - down).as_secs_f64(),
         slowest_503.as_secs_f64(),

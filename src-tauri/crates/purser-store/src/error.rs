@@ -11,6 +11,12 @@ pub enum StoreError {
     /// The store could not durably record the operation; nothing changed.
     #[error("the store cannot durably record right now ({0}); nothing was approved, retry later")]
     Unavailable(String),
+    /// The database connection was lost while the operation committed: it may or may
+    /// not be recorded. Retrying with the same `request_id` tells (idempotency).
+    #[error(
+        "the store lost its database while recording ({0}); the outcome is not known yet: retry with the same request_id to learn it"
+    )]
+    OutcomeUnknown(String),
     /// The same `request_id` was used before with different parameters.
     #[error(
         "request_id was already used by this agent with different parameters; nothing changed: send the original parameters or use a new request_id"
@@ -32,7 +38,7 @@ impl StoreError {
     /// The snake_case code the daemon puts on the wire.
     pub fn code(&self) -> &'static str {
         match self {
-            StoreError::Unavailable(_) => "unavailable",
+            StoreError::Unavailable(_) | StoreError::OutcomeUnknown(_) => "unavailable",
             StoreError::IdempotencyConflict => "idempotency_conflict",
             StoreError::NotFound(_) => "not_found",
             StoreError::InvalidState(_) => "invalid_state",

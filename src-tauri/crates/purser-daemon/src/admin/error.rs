@@ -66,6 +66,12 @@ impl From<StoreError> for AdminError {
                     "Purser cannot durably record right now, so nothing changed; retry later",
                 )
             }
+            StoreError::OutcomeUnknown(detail) => {
+                tracing::warn!(%detail, "store lost its database while committing an admin change");
+                ApiError::unavailable(
+                    "Purser lost its database while recording this change, so it may or may not have taken effect; check (e.g. `purser status`) once the database is back",
+                )
+            }
             StoreError::Corrupt(detail) => {
                 tracing::error!(%detail, "store integrity check failed");
                 ApiError::unavailable(

@@ -184,6 +184,12 @@ impl From<StoreError> for ApiError {
                     "Purser cannot durably record right now, so nothing was approved; retry later",
                 )
             }
+            StoreError::OutcomeUnknown(detail) => {
+                tracing::warn!(%detail, "store lost its database while committing; outcome unknown");
+                ApiError::unavailable(
+                    "Purser lost its database while recording this request, so its outcome is not known yet; retry with the same request_id to learn it",
+                )
+            }
             StoreError::IdempotencyConflict => ApiError::new(
                 ErrorCode::IdempotencyConflict,
                 "this request_id was already used with different parameters; nothing changed. Use a new request_id for a new request, or resend the exact original to get its decision",

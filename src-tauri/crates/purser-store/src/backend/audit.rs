@@ -134,6 +134,21 @@ pub(crate) async fn load_head(conn: &mut Conn) -> Result<AuditHead, StoreError> 
     }
 }
 
+/// The row `seq` as a head (its seq and hash), if it exists.
+pub(crate) async fn head_at(conn: &mut Conn, seq: i64) -> Result<Option<AuditHead>, StoreError> {
+    let row = sqlx::query("SELECT seq, hash FROM audit WHERE seq = $1")
+        .bind(seq)
+        .fetch_optional(conn)
+        .await?;
+    row.map(|row| {
+        Ok(AuditHead {
+            seq: row.try_get(0)?,
+            hash: decode_hash(&row.try_get::<String, _>(1)?)?,
+        })
+    })
+    .transpose()
+}
+
 pub(crate) fn decode_hash(text: &str) -> Result<[u8; 32], StoreError> {
     let mut hash = [0u8; 32];
     hex::decode_to_slice(text, &mut hash)

@@ -13,6 +13,7 @@
 //! the batch so far, budget checks are exact under any concurrency.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use purser_core::{Clock, Timestamp};
 use sqlx::ConnectOptions;
@@ -20,7 +21,7 @@ use sqlx::ConnectOptions;
 use super::{Conn, DbOptions};
 use tokio::sync::{mpsc, watch};
 
-use super::audit;
+use super::audit::{self, AuditHead};
 use super::commands::{Batch, Command};
 use super::state::{Published, State};
 use super::velocity::{VelocityBounds, VelocityIndex};
@@ -176,7 +177,8 @@ impl Writer {
             failure = batch.finish().await.err().map(StoreError::from);
         }
         let scratch = batch.into_scratch();
-        let written_seq = scratch.gov.audit_head.seq;
+        let written_head = scratch.gov.audit_head;
+        let written_seq = written_head.seq;
         if failure.is_none() && written_seq > committed_seq {
             failure = super::announce(conn, &self.node, committed_seq + 1, written_seq)
                 .await
@@ -211,10 +213,25 @@ impl Writer {
         // unopenable file (EPERM, EROFS) stays read-only for good after the file is
         // writable again (SQLITE_READONLY), and only a new one recovers by itself.
         self.conn = None;
+        let mut unavailable = StoreError::Unavailable(error.to_string());
         if commit_failed {
             self.state = None;
+            if written_seq > committed_seq {
+                match self.commit_outcome(written_head).await {
+                    Some(true) => {
+                        tracing::warn!(
+                            "the COMMIT reported an error, yet the batch is in the database: answering it as committed"
+                        );
+                        for answer in answers {
+                            answer.send(None);
+                        }
+                        return;
+                    }
+                    Some(false) => {}
+                    None => unavailable = StoreError::OutcomeUnknown(error.to_string()),
+                }
+            }
         }
-        let unavailable = StoreError::Unavailable(error.to_string());
         for answer in answers {
             answer.send(Some(unavailable.clone()));
         }
@@ -223,6 +240,34 @@ impl Writer {
         }
     }
 }
+
+impl Writer {
+    /// After a COMMIT that reported an error (the connection died, the server stopped):
+    /// did the batch land anyway? Its last audit row (seq and hash belong to it alone)
+    /// says, asked on a new connection for up to [`RESOLVE_FOR`]. `None`: the database
+    /// could not be asked.
+    async fn commit_outcome(&self, written: AuditHead) -> Option<bool> {
+        let deadline = Instant::now() + RESOLVE_FOR;
+        loop {
+            let asked = match self.connect.connect().await {
+                Ok(mut conn) => audit::head_at(&mut conn, written.seq).await.ok(),
+                Err(_) => None,
+            };
+            if let Some(found) = asked {
+                return Some(found == Some(written));
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(RESOLVE_RETRY).await;
+        }
+    }
+}
+
+/// How long a failed COMMIT's outcome is looked for before the callers are told it is
+/// unknown.
+const RESOLVE_FOR: Duration = Duration::from_secs(3);
+const RESOLVE_RETRY: Duration = Duration::from_millis(250);
 
 /// Reloads `state` if the database's audit head is not the one it knows (another
 /// daemon committed); inside the writers' lock. Returns whether it reloaded.
