@@ -252,11 +252,11 @@ fn figures(measured: &[Measured]) -> Vec<Figure> {
             "the store's single writer, one fsync per batch (the durable throughput figure's setup, measured again here)".to_owned()
         } else if config.daemons == 1 {
             format!(
-                "one writer: per batch the writers' advisory lock, an audit-head check and a COMMIT (WAL fsync on {postgres_fs}), each a loopback round trip"
+                "one writer; per batch a serial chain of loopback round trips to the server (writers' lock, audit head, idempotency lookup, multi-row INSERTs, NOTIFY, COMMIT with a WAL fsync on {postgres_fs})"
             )
         } else {
             format!(
-                "{} daemons' batches take turns under one advisory lock; a daemon reloads its state when another committed since its last batch; a COMMIT (WAL fsync on {postgres_fs}) per batch",
+                "{} daemons' batches take turns under one advisory lock; a batch after another daemon's commit first reloads its writer's state; a COMMIT (WAL fsync on {postgres_fs}) per batch",
                 config.daemons
             )
         };
