@@ -45,27 +45,34 @@ pub(crate) struct Writer {
 
 impl Writer {
     pub(crate) async fn run(mut self) {
-        let limit = if self.options.group_commit {
-            self.options.max_batch.max(1)
-        } else {
-            1
-        };
         while let Some(first) = self.commands.recv().await {
-            let mut commands = Vec::with_capacity(limit.min(64));
-            let mut closed = first.closes_batch();
+            let mut commands = Vec::with_capacity(self.batch_limit().min(64));
             commands.push(first);
-            while commands.len() < limit && !closed {
-                match self.commands.try_recv() {
-                    Ok(command) => {
-                        closed = command.closes_batch();
-                        commands.push(command);
-                    }
-                    Err(_) => break,
-                }
-            }
+            self.top_up(&mut commands);
             self.run_batch(commands).await;
         }
         tracing::debug!("store writer stopped: every handle was dropped");
+    }
+
+    /// Most commands in one transaction.
+    fn batch_limit(&self) -> usize {
+        if self.options.group_commit {
+            self.options.max_batch.max(1)
+        } else {
+            1
+        }
+    }
+
+    /// Adds the commands already waiting, never waiting for more, up to the batch limit
+    /// and never past a command that closes its batch.
+    fn top_up(&mut self, commands: &mut Vec<Command>) {
+        let limit = self.batch_limit();
+        while commands.len() < limit && !commands.last().is_some_and(Command::closes_batch) {
+            match self.commands.try_recv() {
+                Ok(command) => commands.push(command),
+                Err(_) => break,
+            }
+        }
     }
 
     /// Reconnects and reloads whatever a failure left unknown.
@@ -120,7 +127,7 @@ impl Writer {
         }
     }
 
-    async fn run_batch(&mut self, commands: Vec<Command>) {
+    async fn run_batch(&mut self, mut commands: Vec<Command>) {
         if let Err(error) = self.begin().await {
             tracing::error!(%error, "store not ready; refusing a batch");
             let error = StoreError::Unavailable(error.to_string());
@@ -128,6 +135,11 @@ impl Writer {
                 command.fail(error.clone());
             }
             return;
+        }
+        if super::SHARED_WRITERS {
+            // What queued while this daemon waited for the writers' lock joins the batch:
+            // under contention batches grow, and fewer of them pay for a catch-up.
+            self.top_up(&mut commands);
         }
         let (Some(conn), Some(state)) = (self.conn.as_mut(), self.state.as_mut()) else {
             for command in commands {
@@ -162,6 +174,9 @@ impl Writer {
         let mut batch = Batch::new(&mut *conn, &mut *state, self.clock.as_ref());
         let mut answers = Vec::with_capacity(commands.len());
         let mut failure = batch.prefetch_replays(&commands).await.err();
+        if failure.is_none() {
+            failure = batch.prefetch_sessions(&commands).await.err();
+        }
         let mut queue = commands.into_iter();
         if failure.is_none() {
             for command in queue.by_ref() {

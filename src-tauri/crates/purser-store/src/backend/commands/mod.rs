@@ -25,7 +25,7 @@ use tokio::sync::oneshot;
 use super::audit::{self, NewAuditRow};
 use super::bulk::{self, AuthorizationRow, LedgerRow, PendingWrites};
 use super::rows::{AUTHORIZATION_COLUMNS, authorization_from_row, to_micros};
-use super::session_totals::{self, SessionKey, session_column};
+use super::session_totals::{self, PerCurrency, SessionKey, session_column};
 use super::state::{Scratch, State};
 use crate::StoreError;
 use crate::canonical::PreparedRequest;
@@ -368,6 +368,85 @@ impl<'a> Batch<'a> {
             }
         }
         self.replays_complete = true;
+        Ok(())
+    }
+
+    /// Loads, in one query per chunk, the session totals of every new request of
+    /// `commands` that neither the state's cache nor this batch holds yet, before the
+    /// batch writes anything (so they include none of its deltas). After a catch-up
+    /// (team mode) the cache is empty: this spares each decision a query of its own,
+    /// and the buffered INSERTs a flush before it.
+    pub(crate) async fn prefetch_sessions(
+        &mut self,
+        commands: &[Command],
+    ) -> Result<(), StoreError> {
+        let mut seen = std::collections::HashSet::new();
+        let mut keys: Vec<SessionKey> = Vec::new();
+        for command in commands {
+            let (Command::Authorize { request, .. } | Command::RecordUsage { request, .. }) =
+                command
+            else {
+                continue;
+            };
+            let key: SessionKey = (
+                request.request.agent.clone(),
+                request.request.session_id.clone(),
+            );
+            if self.scratch.sessions_loaded.contains_key(&key)
+                || self.state.sessions.get(&key).is_some()
+                || !seen.insert(key.clone())
+            {
+                continue;
+            }
+            keys.push(key);
+        }
+        for chunk in keys.chunks(PREFETCH_CHUNK) {
+            let mut loaded: HashMap<SessionKey, PerCurrency> = chunk
+                .iter()
+                .map(|key| (key.clone(), PerCurrency::new()))
+                .collect();
+            let padded = chunk.len().next_power_of_two();
+            let mut query = QueryBuilder::<Db>::new(
+                "SELECT agent, session_key, currency, CAST(SUM(spent_micros) AS BIGINT), \
+                 CAST(SUM(held_micros) AS BIGINT) FROM ledger WHERE (agent, session_key) IN (",
+            );
+            query.push_values(
+                chunk.iter().cycle().take(padded),
+                |mut row, (agent, session)| {
+                    row.push_bind(agent.as_str())
+                        .push_bind(session_column(session.as_ref()));
+                },
+            );
+            query.push(") GROUP BY agent, session_key, currency");
+            for row in query.build().fetch_all(&mut *self.conn).await? {
+                let agent: String = row.try_get(0)?;
+                let session: String = row.try_get(1)?;
+                let currency: String = row.try_get(2)?;
+                let agent = agent
+                    .parse::<AgentName>()
+                    .map_err(|e| StoreError::Corrupt(format!("ledger agent: {e}")))?;
+                let session = (!session.is_empty())
+                    .then(|| session.parse::<SessionId>())
+                    .transpose()
+                    .map_err(|e| StoreError::Corrupt(format!("ledger session: {e}")))?;
+                let currency = currency
+                    .parse()
+                    .map_err(|e| StoreError::Corrupt(format!("ledger currency: {e}")))?;
+                if let Some(totals) = loaded.get_mut(&(agent, session)) {
+                    totals.insert(
+                        currency,
+                        Sums {
+                            spent: row.try_get(3)?,
+                            held: row.try_get(4)?,
+                        },
+                    );
+                }
+            }
+            let included = self.scratch.deltas.len();
+            for (key, totals) in loaded {
+                self.scratch.sessions_loaded.insert(key, (totals, included));
+            }
+        }
         Ok(())
     }
 
