@@ -44,7 +44,12 @@ pub struct Args {
     /// Team mode: the team's PostgreSQL database
     /// (postgres://user:password@host:port/database) instead of the data dir's SQLite
     /// file. The console then shows and decides every daemon's requests.
-    #[arg(long, env = "PURSER_DATABASE", value_name = "URL", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "PURSER_DATABASE",
+        value_name = "URL",
+        hide_env_values = true
+    )]
     pub database: Option<String>,
     /// No desktop notifications for requests that wait (they still wait in the inbox and
     /// on the tray).
