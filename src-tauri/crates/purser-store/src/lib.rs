@@ -35,7 +35,7 @@ pub use clock::SystemClock;
 pub use database::{Database, DatabaseLocation};
 pub use error::StoreError;
 pub use options::StoreOptions;
-pub use postgres::PostgresStore;
+pub use postgres::{PostgresStore, redact as redact_database_url};
 pub use records::{
     AgentCounts, AgentRecord, AgentStatus, AgentStatusChange, AuditEntry, AuditFilter, AuditKind,
     AuditPage, AuditVerification, Authorization, BrokenLink, CurrencyTotals, DecidedBy,

@@ -24,6 +24,7 @@ use std::time::Duration;
 use purser_core::Clock;
 use purser_store::{
     Database, DatabaseLocation, RemoteChange, Store, StoreError, StoreOptions, SystemClock,
+    redact_database_url,
 };
 use tokio::net::{TcpListener, UnixListener};
 use tokio::task::JoinHandle;
@@ -192,7 +193,7 @@ impl Daemon {
         // From here on, a failure must release the lock (dropping it does).
         let file = data_dir.join(DATABASE_FILE);
         let (location, described) = match &config.database {
-            Some(url) => (DatabaseLocation::Postgres(url), redacted_url(url)),
+            Some(url) => (DatabaseLocation::Postgres(url), redact_database_url(url)),
             None => (DatabaseLocation::Sqlite(&file), file.display().to_string()),
         };
         let store = Database::open(location, Arc::clone(&clock), store_options)
@@ -359,20 +360,6 @@ async fn relay_team(
                 Err(RecvError::Closed) => return,
             },
         }
-    }
-}
-
-/// A database URL without its password, for messages.
-fn redacted_url(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => match rest.rsplit_once('@') {
-            Some((credentials, host)) => {
-                let user = credentials.split(':').next().unwrap_or("");
-                format!("{scheme}://{user}@{host}")
-            }
-            None => url.to_owned(),
-        },
-        None => "the database URL".to_owned(),
     }
 }
 

@@ -175,8 +175,8 @@ impl PostgresStore {
     }
 }
 
-/// `url` without its password, for messages and logs.
-fn redact(url: &str) -> String {
+/// A PostgreSQL URL without its password, for messages and logs.
+pub fn redact(url: &str) -> String {
     match url.parse::<PgConnectOptions>() {
         Ok(options) => format!(
             "postgres://{}@{}:{}/{}",
@@ -251,4 +251,17 @@ const SNAPSHOT_SETUP: Option<&str> =
 /// The audit walk's own connection.
 async fn walk_connection(options: DbOptions) -> Result<Conn, sqlx::Error> {
     options.connect().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn urls_lose_their_password_in_messages() {
+        let shown = redact("postgres://purser:s3cret@db.internal:5433/team?sslmode=require");
+        assert_eq!(shown, "postgres://purser@db.internal:5433/team");
+        assert!(!redact("postgresql://a:s3cret@h/d").contains("s3cret"));
+        assert_eq!(redact("not a url"), "the database URL");
+    }
 }
