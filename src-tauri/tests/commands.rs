@@ -400,6 +400,7 @@ async fn checking_again_starts_the_daemon_once_the_other_one_has_quit() {
     let args = Args {
         data_dir: Some(app.dir.path().to_owned()),
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        database: None,
         no_notify: true,
         notifications: purser_notify::NotifyArgs::default(),
         kill_shortcut: "off".to_owned(),
