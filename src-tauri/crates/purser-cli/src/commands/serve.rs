@@ -101,7 +101,9 @@ fn rails(
 fn failure_of(error: anyhow::Error) -> Failure {
     match error.downcast_ref::<StartError>() {
         Some(start) if start.is_usage() => Failure::usage(start.to_string()),
-        _ => Failure::failed(format!("{error:#}")),
+        // Its message already says why (the cause's text included).
+        Some(start) => Failure::failed(start.to_string()),
+        None => Failure::failed(format!("{error:#}")),
     }
 }
 

@@ -96,7 +96,7 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot open the store {location}: {source}")]
+    #[error("cannot open the store {location}: {}", store_problem(source))]
     Store {
         location: String,
         #[source]
@@ -108,6 +108,14 @@ impl StartError {
     /// A lock conflict or a bad configuration: the user's to fix (exit 2).
     pub fn is_usage(&self) -> bool {
         matches!(self, StartError::Locked { .. } | StartError::Config(_))
+    }
+}
+
+/// Why the store did not open, without the "retry later" an agent would be told.
+fn store_problem(error: &StoreError) -> String {
+    match error {
+        StoreError::Unavailable(detail) => detail.clone(),
+        other => other.to_string(),
     }
 }
 
