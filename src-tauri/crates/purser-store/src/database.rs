@@ -51,11 +51,6 @@ impl Database {
             }
         })
     }
-
-    /// Whether other daemons share this database (team mode).
-    pub fn is_shared(&self) -> bool {
-        matches!(self, Database::Postgres(_))
-    }
 }
 
 /// `store.$call` on whichever backend this is.

@@ -3,11 +3,15 @@
 //!
 //! It takes the first queued command, drains up to `max_batch - 1` more that are
 //! already waiting (never waiting for more), runs them one after the other in one
-//! `BEGIN IMMEDIATE … COMMIT` against a [`Scratch`] of the state, and only after COMMIT
-//! returns (durable: WAL with `synchronous=FULL`) folds the scratch into the state,
-//! publishes it and answers the callers. If anything fails, the transaction rolls back,
-//! the scratch is dropped and every caller of the batch gets
-//! [`StoreError::Unavailable`]: nothing is approved that is not on disk.
+//! transaction begun by the backend (`BEGIN IMMEDIATE` on SQLite; `BEGIN` and the
+//! writers' advisory lock on PostgreSQL, then a catch-up with what other daemons
+//! committed) against a [`Scratch`] of the state, and only after COMMIT returns
+//! (durable) folds the scratch into the state, publishes it and answers the callers. If
+//! anything fails, the transaction rolls back, the scratch is dropped and every caller
+//! of the batch gets [`StoreError::Unavailable`]: nothing is approved that is not on
+//! disk. A COMMIT that itself reports an error may still have landed: the batch's last
+//! audit row is looked for on a new connection, and the answers stand if it is there,
+//! or are [`StoreError::OutcomeUnknown`] if the database cannot be asked.
 //!
 //! Because this task decides every request in sequence against the committed state plus
 //! the batch so far, budget checks are exact under any concurrency.
@@ -17,14 +21,13 @@ use std::time::{Duration, Instant};
 
 use purser_core::{Clock, Timestamp};
 use sqlx::ConnectOptions;
-
-use super::{Conn, DbOptions};
 use tokio::sync::{mpsc, watch};
 
 use super::audit::{self, AuditHead};
 use super::commands::{Batch, Command};
 use super::state::{Published, State};
 use super::velocity::{VelocityBounds, VelocityIndex};
+use super::{Conn, DbOptions};
 use crate::StoreError;
 use crate::options::StoreOptions;
 
